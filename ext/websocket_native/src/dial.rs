@@ -1,0 +1,563 @@
+//! URL -> DNS -> TCP -> [HTTP CONNECT proxy] -> TLS -> HTTP upgrade, with one typed failure per step.
+
+use std::fmt::Write as _;
+use std::io;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio_rustls::TlsConnector;
+use tokio_tungstenite::tungstenite::handshake::client::generate_key;
+use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
+use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
+use tokio_tungstenite::WebSocketStream;
+
+use crate::inbox::Step;
+use crate::tls::{self, TlsSetup};
+use crate::transport::Transport;
+
+/// An HTTP proxy to tunnel through with CONNECT.
+#[derive(Clone, Debug)]
+pub struct Proxy {
+    pub host: String,
+    pub port: u16,
+    pub headers: Vec<(String, String)>,
+}
+
+/// Everything needed to open one connection; checked by Ruby before it gets here.
+pub struct Target {
+    pub host: String,
+    pub port: u16,
+    pub resource: String,
+    pub protocols: Vec<String>,
+    pub headers: Vec<(String, String)>,
+    pub tls: Option<TlsSetup>,
+    pub sni_hostname: Option<String>,
+    pub proxy: Option<Proxy>,
+    pub open_timeout: Duration,
+    pub max_head: usize,
+    pub ws_config: WebSocketConfig,
+}
+
+impl Target {
+    /// `host:port` as people write it (IPv6 in brackets).
+    pub fn authority(&self) -> String {
+        authority(&self.host, self.port)
+    }
+
+    /// The name presented to the server: the SNI name and the Host header.
+    fn presented_name(&self) -> &str {
+        self.sni_hostname.as_deref().unwrap_or(&self.host)
+    }
+
+    fn default_port(&self) -> u16 {
+        if self.tls.is_some() {
+            443
+        } else {
+            80
+        }
+    }
+}
+
+fn authority(host: &str, port: u16) -> String {
+    if host.contains(':') {
+        format!("[{host}]:{port}")
+    } else {
+        format!("{host}:{port}")
+    }
+}
+
+/// A failed step, with words for the operator.
+#[derive(Debug)]
+pub struct Failure {
+    pub step: Step,
+    pub message: String,
+}
+
+fn fail<T>(step: Step, message: String) -> Result<T, Failure> {
+    Err(Failure { step, message })
+}
+
+pub struct Opened {
+    pub ws: WebSocketStream<Transport>,
+    pub protocol: String,
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+}
+
+/// Runs every step under one deadline; on timeout the message names the step that was running.
+pub async fn open(target: &Target) -> Result<Opened, Failure> {
+    let mut step = Step::Dns;
+    let outcome = tokio::time::timeout(target.open_timeout, steps(target, &mut step)).await;
+    match outcome {
+        Ok(result) => result,
+        Err(_) => fail(step, timeout_words(target, step)),
+    }
+}
+
+fn timeout_words(target: &Target, step: Step) -> String {
+    let hint = match step {
+        Step::Dns => "the DNS server did not answer; check /etc/resolv.conf and the uplink",
+        Step::Tcp => "no answer to the TCP connect; the address may be unreachable or a firewall drops the packets",
+        Step::Proxy => "the proxy accepted the connection but did not answer CONNECT",
+        Step::Tls => "the server accepted TCP but did not finish the TLS handshake; some edges stall instead of refusing when the SNI name is missing or unknown",
+        Step::Http => "the server finished TLS/TCP but did not answer the upgrade request in full; check that the URL points at a WebSocket endpoint",
+        Step::WebSocket => "the server did not answer",
+    };
+    format!(
+        "Opening {} timed out after {} during {} ({hint}). The limit is the connect_timeout option.",
+        target.authority(),
+        seconds(target.open_timeout),
+        step.describe()
+    )
+}
+
+pub fn seconds(d: Duration) -> String {
+    let s = d.as_secs_f64();
+    if s.fract() == 0.0 {
+        format!("{s:.0} s")
+    } else {
+        format!("{s:.3} s")
+    }
+}
+
+async fn steps(target: &Target, step: &mut Step) -> Result<Opened, Failure> {
+    let (dial_host, dial_port) = match &target.proxy {
+        Some(p) => (p.host.as_str(), p.port),
+        None => (target.host.as_str(), target.port),
+    };
+    *step = Step::Dns;
+    let addrs = resolve(dial_host, dial_port).await?;
+    *step = Step::Tcp;
+    let mut tcp = connect(dial_host, &addrs).await?;
+    if let Some(proxy) = &target.proxy {
+        *step = Step::Proxy;
+        tunnel(&mut tcp, proxy, target).await?;
+    }
+    let transport = match &target.tls {
+        Some(setup) => {
+            *step = Step::Tls;
+            Transport::Tls(Box::new(handshake_tls(tcp, setup, target).await?))
+        }
+        None => Transport::Plain(tcp),
+    };
+    *step = Step::Http;
+    upgrade(transport, target).await
+}
+
+async fn resolve(host: &str, port: u16) -> Result<Vec<SocketAddr>, Failure> {
+    if let Ok(ip) = host.parse::<IpAddr>() {
+        return Ok(vec![SocketAddr::new(ip, port)]);
+    }
+    match tokio::net::lookup_host((host, port)).await {
+        Ok(addrs) => {
+            let addrs: Vec<SocketAddr> = addrs.collect();
+            if addrs.is_empty() {
+                fail(Step::Dns, format!("DNS lookup of \"{host}\" returned no addresses"))
+            } else {
+                Ok(addrs)
+            }
+        }
+        Err(e) => fail(
+            Step::Dns,
+            format!(
+                "DNS lookup of \"{host}\" failed: {}. Check the host name in the URL and this box's DNS settings (/etc/resolv.conf)",
+                dns_words(&e)
+            ),
+        ),
+    }
+}
+
+fn dns_words(e: &io::Error) -> String {
+    let text = e.to_string();
+    let text = text
+        .strip_prefix("failed to lookup address information: ")
+        .unwrap_or(&text);
+    if text.contains("Name or service not known") || text.contains("No address associated") {
+        format!("no such host ({text})")
+    } else if text.contains("Temporary failure") {
+        format!("the DNS server could not be reached ({text})")
+    } else {
+        text.to_string()
+    }
+}
+
+async fn connect(host: &str, addrs: &[SocketAddr]) -> Result<TcpStream, Failure> {
+    let mut errors = Vec::new();
+    for addr in addrs {
+        match TcpStream::connect(addr).await {
+            Ok(s) => {
+                let _ = s.set_nodelay(true);
+                return Ok(s);
+            }
+            Err(e) => errors.push(format!("{addr}: {}", tcp_words(&e))),
+        }
+    }
+    let shown = if host.parse::<IpAddr>().is_ok() {
+        String::new()
+    } else {
+        format!(" to \"{host}\"")
+    };
+    fail(
+        Step::Tcp,
+        format!("TCP connection{shown} failed: {}", errors.join("; ")),
+    )
+}
+
+fn tcp_words(e: &io::Error) -> String {
+    match e.kind() {
+        io::ErrorKind::ConnectionRefused => {
+            "connection refused (nothing is listening on that port, or a firewall rejected it)"
+                .to_string()
+        }
+        io::ErrorKind::HostUnreachable | io::ErrorKind::NetworkUnreachable => {
+            format!("{e} (check this box's network link and routes)")
+        }
+        _ => e.to_string(),
+    }
+}
+
+async fn tunnel(tcp: &mut TcpStream, proxy: &Proxy, target: &Target) -> Result<(), Failure> {
+    let proxy_name = authority(&proxy.host, proxy.port);
+    let mut req = format!(
+        "CONNECT {0} HTTP/1.1\r\nHost: {0}\r\n",
+        target.authority()
+    );
+    for (k, v) in &proxy.headers {
+        let _ = write!(req, "{k}: {v}\r\n");
+    }
+    req.push_str("\r\n");
+    let head = exchange(tcp, req.as_bytes(), target.max_head)
+        .await
+        .map_err(|e| Failure {
+            step: Step::Proxy,
+            message: format!("proxy {proxy_name} {e}"),
+        })?;
+    let reply = parse_head(&head.head).map_err(|e| Failure {
+        step: Step::Proxy,
+        message: format!("proxy {proxy_name} sent a malformed reply to CONNECT: {e}"),
+    })?;
+    if !(200..300).contains(&reply.status) {
+        let hint = match reply.status {
+            407 => " (the proxy wants credentials: put them in the proxy URL or pass proxy: { headers: { \"Proxy-Authorization\" => ... } })",
+            403 => " (the proxy does not allow this destination or port)",
+            _ => "",
+        };
+        return fail(
+            Step::Proxy,
+            format!(
+                "proxy {proxy_name} refused to CONNECT to {}: \"{}\"{hint}",
+                target.authority(),
+                reply.status_line
+            ),
+        );
+    }
+    if !head.rest.is_empty() {
+        return fail(
+            Step::Proxy,
+            format!("proxy {proxy_name} sent bytes after its CONNECT reply before the tunnel was used"),
+        );
+    }
+    Ok(())
+}
+
+async fn handshake_tls(
+    tcp: TcpStream,
+    setup: &TlsSetup,
+    target: &Target,
+) -> Result<tokio_rustls::client::TlsStream<TcpStream>, Failure> {
+    let name_text = target.presented_name().to_string();
+    let server_name = match rustls::pki_types::ServerName::try_from(name_text.clone()) {
+        Ok(n) => n,
+        Err(_) => {
+            return fail(
+                Step::Tls,
+                format!("\"{name_text}\" is not a valid TLS server name"),
+            )
+        }
+    };
+    let sni = match &server_name {
+        rustls::pki_types::ServerName::DnsName(_) => Some(name_text.as_str()),
+        _ => None,
+    };
+    let connector = TlsConnector::from(Arc::clone(&setup.config));
+    match connector.connect(server_name.clone(), tcp).await {
+        Ok(s) => Ok(s),
+        Err(e) => {
+            let presented = tls::Presented {
+                sni,
+                checked_name: &name_text,
+                roots: &setup.roots,
+            };
+            let why = match e.get_ref().and_then(|inner| inner.downcast_ref::<rustls::Error>()) {
+                Some(tls_err) => tls::explain(tls_err, &presented),
+                None => tls_io_words(&e, sni.is_none()),
+            };
+            fail(
+                Step::Tls,
+                format!("TLS handshake with {} failed: {why}", target.authority()),
+            )
+        }
+    }
+}
+
+fn tls_io_words(e: &io::Error, no_sni: bool) -> String {
+    let base = match e.kind() {
+        io::ErrorKind::UnexpectedEof => "the server closed the connection during the handshake".to_string(),
+        io::ErrorKind::ConnectionReset => "the server reset the connection during the handshake".to_string(),
+        _ => format!("{e}"),
+    };
+    if no_sni {
+        format!("{base}. No SNI was sent because the URL host is an IP address; many edge proxies drop such handshakes. Connect by host name or pass tls: {{ sni_hostname: \"app.example.com\" }}")
+    } else {
+        format!("{base}; edge proxies do this when they serve no site for the SNI name sent, or the port does not speak TLS")
+    }
+}
+
+struct Head {
+    head: Vec<u8>,
+    rest: Vec<u8>,
+}
+
+/// Writes `request`, then reads until the end of an HTTP head (at most `max` bytes).
+async fn exchange<S>(io: &mut S, request: &[u8], max: usize) -> Result<Head, String>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    io.write_all(request)
+        .await
+        .map_err(|e| format!("could not be written to: {e}"))?;
+    io.flush()
+        .await
+        .map_err(|e| format!("could not be written to: {e}"))?;
+    let mut buf = Vec::with_capacity(1024);
+    let mut chunk = [0u8; 2048];
+    loop {
+        if let Some(end) = find_head_end(&buf) {
+            let rest = buf.split_off(end);
+            return Ok(Head { head: buf, rest });
+        }
+        if buf.len() > max {
+            return Err(format!(
+                "sent a reply head larger than {max} bytes without finishing it"
+            ));
+        }
+        let n = io
+            .read(&mut chunk)
+            .await
+            .map_err(|e| format!("failed while its reply was read: {e}"))?;
+        if n == 0 {
+            return Err(if buf.is_empty() {
+                "closed the connection without answering".to_string()
+            } else {
+                format!(
+                    "closed the connection in the middle of its reply (got {} bytes: {:?})",
+                    buf.len(),
+                    String::from_utf8_lossy(&buf[..buf.len().min(200)])
+                )
+            });
+        }
+        buf.extend_from_slice(&chunk[..n]);
+    }
+}
+
+fn find_head_end(buf: &[u8]) -> Option<usize> {
+    buf.windows(4).position(|w| w == b"\r\n\r\n").map(|i| i + 4)
+}
+
+struct Reply {
+    status: u16,
+    status_line: String,
+    headers: Vec<(String, String)>,
+}
+
+impl Reply {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+fn parse_head(head: &[u8]) -> Result<Reply, String> {
+    let mut slots = [httparse::EMPTY_HEADER; 128];
+    let mut resp = httparse::Response::new(&mut slots);
+    match resp.parse(head) {
+        Ok(httparse::Status::Complete(_)) => {}
+        Ok(httparse::Status::Partial) => return Err("incomplete HTTP head".to_string()),
+        Err(httparse::Error::TooManyHeaders) => {
+            return Err("more than 128 header lines".to_string())
+        }
+        Err(e) => {
+            let first = head.split(|b| *b == b'\r').next().unwrap_or_default();
+            return Err(format!(
+                "{e} (the reply starts with {:?}; is this an HTTP server?)",
+                String::from_utf8_lossy(&first[..first.len().min(80)])
+            ));
+        }
+    }
+    let status = resp.code.unwrap_or(0);
+    let status_line = format!(
+        "HTTP/1.{} {} {}",
+        resp.version.unwrap_or(1),
+        status,
+        resp.reason.unwrap_or("")
+    )
+    .trim_end()
+    .to_string();
+    let headers = resp
+        .headers
+        .iter()
+        .map(|h| {
+            (
+                h.name.to_string(),
+                String::from_utf8_lossy(h.value).trim().to_string(),
+            )
+        })
+        .collect();
+    Ok(Reply {
+        status,
+        status_line,
+        headers,
+    })
+}
+
+fn upgrade_request(target: &Target, key: &str) -> String {
+    let mut req = format!("GET {} HTTP/1.1\r\n", target.resource);
+    let has = |name: &str| target.headers.iter().any(|(k, _)| k.eq_ignore_ascii_case(name));
+    if !has("host") {
+        let name = target.presented_name();
+        let host = if target.port == target.default_port() {
+            if name.contains(':') {
+                format!("[{name}]")
+            } else {
+                name.to_string()
+            }
+        } else {
+            authority(name, target.port)
+        };
+        let _ = write!(req, "Host: {host}\r\n");
+    }
+    let _ = write!(
+        req,
+        "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n"
+    );
+    if !target.protocols.is_empty() {
+        let _ = write!(req, "Sec-WebSocket-Protocol: {}\r\n", target.protocols.join(", "));
+    }
+    for (k, v) in &target.headers {
+        let _ = write!(req, "{k}: {v}\r\n");
+    }
+    req.push_str("\r\n");
+    req
+}
+
+async fn upgrade(mut transport: Transport, target: &Target) -> Result<Opened, Failure> {
+    let key = generate_key();
+    let request = upgrade_request(target, &key);
+    let where_ = format!("the server at {}", target.authority());
+    let head = exchange(&mut transport, request.as_bytes(), target.max_head)
+        .await
+        .map_err(|e| Failure {
+            step: Step::Http,
+            message: format!("WebSocket upgrade failed: {where_} {e}"),
+        })?;
+    let reply = parse_head(&head.head).map_err(|e| Failure {
+        step: Step::Http,
+        message: format!("WebSocket upgrade failed: {where_} sent a malformed HTTP reply: {e}"),
+    })?;
+    check_reply(&reply, &key, target)?;
+    let protocol = reply
+        .header("sec-websocket-protocol")
+        .unwrap_or("")
+        .to_string();
+    let ws = WebSocketStream::from_partially_read(
+        transport,
+        head.rest,
+        Role::Client,
+        Some(target.ws_config),
+    )
+    .await;
+    Ok(Opened {
+        ws,
+        protocol,
+        status: reply.status,
+        headers: reply.headers,
+    })
+}
+
+fn check_reply(reply: &Reply, key: &str, target: &Target) -> Result<(), Failure> {
+    let bad = |why: String| {
+        fail(
+            Step::Http,
+            format!("WebSocket upgrade of {}{} failed: {why}", target.authority(), target.resource),
+        )
+    };
+    if reply.status != 101 {
+        let hint = match reply.status {
+            301 | 302 | 303 | 307 | 308 => match reply.header("location") {
+                Some(loc) => format!(" (a redirect to {loc}; this client does not follow redirects, so use that URL)"),
+                None => " (a redirect; this client does not follow redirects)".to_string(),
+            },
+            400 => " (the server did not accept the upgrade request; check the Host, the path and any proxy in between)".to_string(),
+            401 | 403 => " (check the credentials or Origin sent in headers:)".to_string(),
+            404 => " (no WebSocket endpoint at this path; check the URL)".to_string(),
+            426 => " (the server wants another protocol version)".to_string(),
+            502..=504 => " (a proxy in front of the app could not reach it)".to_string(),
+            200 => " (the server treated it as a plain HTTP request; is WebSocket enabled at this path and on every proxy in between?)".to_string(),
+            _ => String::new(),
+        };
+        return bad(format!(
+            "the server answered \"{}\" instead of \"101 Switching Protocols\"{hint}",
+            reply.status_line
+        ));
+    }
+    let upgrade = reply.header("upgrade").unwrap_or("");
+    if !upgrade.eq_ignore_ascii_case("websocket") {
+        return bad(format!(
+            "the 101 reply has \"Upgrade: {upgrade}\" instead of \"Upgrade: websocket\""
+        ));
+    }
+    let connection = reply.header("connection").unwrap_or("");
+    if !connection
+        .split(',')
+        .any(|t| t.trim().eq_ignore_ascii_case("upgrade"))
+    {
+        return bad(format!(
+            "the 101 reply has \"Connection: {connection}\" without \"Upgrade\""
+        ));
+    }
+    let expected = derive_accept_key(key.as_bytes());
+    match reply.header("sec-websocket-accept") {
+        Some(got) if got == expected => {}
+        Some(got) => {
+            return bad(format!(
+                "the 101 reply's Sec-WebSocket-Accept is {got:?} but should be {expected:?} (a proxy or server answered for another request)"
+            ))
+        }
+        None => return bad("the 101 reply has no Sec-WebSocket-Accept header".to_string()),
+    }
+    if let Some(proto) = reply.header("sec-websocket-protocol") {
+        if !proto.is_empty() && !target.protocols.iter().any(|p| p == proto) {
+            let offered = if target.protocols.is_empty() {
+                "none".to_string()
+            } else {
+                target.protocols.join(", ")
+            };
+            return bad(format!(
+                "the server chose subprotocol {proto:?}, which the client did not offer (offered: {offered})"
+            ));
+        }
+    }
+    if let Some(ext) = reply.header("sec-websocket-extensions") {
+        if !ext.is_empty() {
+            return bad(format!(
+                "the server enabled extension {ext:?}, which the client did not offer"
+            ));
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,139 @@
+//! `WebSocket::Native::Connection`: the native handle behind a Ruby client.
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use magnus::{function, method, prelude::*, Error, RHash, RModule, RString, Ruby};
+use tokio::sync::mpsc::{unbounded_channel, UnboundedSender};
+
+use crate::runtime;
+use crate::session::{self, Command, Shared};
+
+#[magnus::wrap(class = "WebSocket::Native::Connection", free_immediately, size)]
+pub struct Connection {
+    pid: u32,
+    tx: Option<UnboundedSender<Command>>,
+    shared: Arc<Shared>,
+}
+
+impl Drop for Connection {
+    fn drop(&mut self) {
+        if !runtime::is_current(self.pid) {
+            // Inherited across fork: the channel belongs to the parent's runtime; leave it alone.
+            if let Some(tx) = self.tx.take() {
+                std::mem::forget(tx);
+            }
+            std::mem::forget(self.shared.clone());
+        }
+    }
+}
+
+impl Connection {
+    /// Connection.open(id, options) -> Connection. Starts dialing at once on the tokio runtime;
+    /// every outcome arrives later as events for `id`.
+    fn open(ruby: &Ruby, id: u64, options: RHash) -> Result<Self, Error> {
+        let (target, timing) = super::options::read(ruby, options)?;
+        let process = runtime::current();
+        let rt = process.runtime().map_err(|e| {
+            Error::new(
+                ruby.exception_runtime_error(),
+                format!("could not start the I/O runtime: {e}"),
+            )
+        })?;
+        let (tx, rx) = unbounded_channel();
+        let shared = Arc::new(Shared::default());
+        rt.spawn(session::run(
+            id,
+            target,
+            timing,
+            process.inbox.clone(),
+            rx,
+            shared.clone(),
+        ));
+        Ok(Connection {
+            pid: process.pid,
+            tx: Some(tx),
+            shared,
+        })
+    }
+
+    fn enqueue(&self, cmd: Command) -> bool {
+        let Some(tx) = self.tx.as_ref() else {
+            return false;
+        };
+        if !runtime::is_current(self.pid) || self.shared.finished.load(Ordering::Acquire) {
+            return false;
+        }
+        let (weight, counted) = (cmd.weight(), matches!(cmd, Command::Text(_) | Command::Binary(_)));
+        if counted {
+            self.shared.pending.fetch_add(1, Ordering::AcqRel);
+            self.shared.buffered.fetch_add(weight, Ordering::AcqRel);
+        }
+        if tx.send(cmd).is_ok() {
+            return true;
+        }
+        if counted {
+            self.shared.pending.fetch_sub(1, Ordering::AcqRel);
+            self.shared.buffered.fetch_sub(weight, Ordering::AcqRel);
+        }
+        false
+    }
+
+    /// Queues a text message; the String must hold valid UTF-8.
+    fn send_text(ruby: &Ruby, rb_self: &Self, data: RString) -> Result<bool, Error> {
+        // SAFETY: the bytes are copied at once, before any Ruby code can run.
+        let bytes = unsafe { data.as_slice() }.to_vec();
+        match String::from_utf8(bytes) {
+            Ok(text) => Ok(rb_self.enqueue(Command::Text(text))),
+            Err(e) => Err(Error::new(
+                ruby.exception_arg_error(),
+                format!(
+                    "a text message must be valid UTF-8, but byte {} is not; send binary data as a String with BINARY (ASCII-8BIT) encoding",
+                    e.utf8_error().valid_up_to()
+                ),
+            )),
+        }
+    }
+
+    /// Queues a binary message.
+    fn send_binary(&self, data: RString) -> bool {
+        // SAFETY: as in send_text.
+        let bytes = unsafe { data.as_slice() }.to_vec();
+        self.enqueue(Command::Binary(bytes))
+    }
+
+    /// Queues a ping with this payload (at most 125 bytes, checked in Ruby).
+    fn ping(&self, payload: RString) -> bool {
+        // SAFETY: as in send_text.
+        let bytes = unsafe { payload.as_slice() }.to_vec();
+        self.enqueue(Command::Ping(bytes))
+    }
+
+    /// Starts the close handshake after every queued message has been written.
+    fn close(&self, code: u16, reason: String) -> bool {
+        self.enqueue(Command::Close(code, reason))
+    }
+
+    /// Bytes given to send that are not yet written to the socket.
+    fn buffered_amount(&self) -> usize {
+        self.shared.buffered.load(Ordering::Acquire)
+    }
+
+    /// True in a forked child for a connection opened by the parent.
+    fn inherited(&self) -> bool {
+        !runtime::is_current(self.pid)
+    }
+}
+
+pub fn init(ruby: &Ruby, native: RModule) -> Result<(), Error> {
+    let class = native.define_class("Connection", ruby.class_object())?;
+    class.undef_default_alloc_func();
+    class.define_singleton_method("open", function!(Connection::open, 2))?;
+    class.define_method("send_text", method!(Connection::send_text, 1))?;
+    class.define_method("send_binary", method!(Connection::send_binary, 1))?;
+    class.define_method("ping", method!(Connection::ping, 1))?;
+    class.define_method("close", method!(Connection::close, 2))?;
+    class.define_method("buffered_amount", method!(Connection::buffered_amount, 0))?;
+    class.define_method("inherited?", method!(Connection::inherited, 0))?;
+    Ok(())
+}

@@ -1,0 +1,96 @@
+//! Reads the option Hash that lib/websocket/native/options.rb has already checked and normalised.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use magnus::{Error, RHash, Ruby, TryConvert};
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
+
+use super::config_error;
+use crate::dial::{Proxy, Target};
+use crate::session::Timing;
+use crate::tls::{self, TlsOptions};
+
+struct Reader<'a> {
+    ruby: &'a Ruby,
+    hash: RHash,
+}
+
+impl Reader<'_> {
+    fn get<T: TryConvert>(&self, key: &str) -> Result<T, Error> {
+        self.hash.fetch(self.ruby.to_symbol(key)).map_err(|e| {
+            config_error(self.ruby, format!("internal option {key} is missing or of the wrong type: {e}"))
+        })
+    }
+
+    fn seconds(&self, key: &str) -> Result<Option<Duration>, Error> {
+        let v: Option<f64> = self.get(key)?;
+        match v {
+            None => Ok(None),
+            Some(s) => Duration::try_from_secs_f64(s)
+                .map(Some)
+                .map_err(|_| config_error(self.ruby, format!("{key} must be a positive number of seconds, not {s}"))),
+        }
+    }
+
+    fn path(&self, key: &str) -> Result<Option<PathBuf>, Error> {
+        Ok(self.get::<Option<String>>(key)?.map(PathBuf::from))
+    }
+}
+
+/// Builds the dial target and timing from the normalised option Hash.
+pub fn read(ruby: &Ruby, hash: RHash) -> Result<(Target, Timing), Error> {
+    let r = Reader { ruby, hash };
+    let secure: bool = r.get("secure")?;
+    let sni_hostname: Option<String> = r.get("sni_hostname")?;
+    let tls = if secure {
+        let opts = TlsOptions {
+            verify_peer: r.get("verify_peer")?,
+            root_cert_files: r
+                .get::<Vec<String>>("root_cert_files")?
+                .into_iter()
+                .map(PathBuf::from)
+                .collect(),
+            cert_chain_file: r.path("cert_chain_file")?,
+            private_key_file: r.path("private_key_file")?,
+        };
+        Some(tls::setup(&opts).map_err(|m| config_error(ruby, m))?)
+    } else {
+        None
+    };
+    let proxy = match r.get::<Option<String>>("proxy_host")? {
+        Some(host) => Some(Proxy {
+            host,
+            port: r.get("proxy_port")?,
+            headers: r.get("proxy_headers")?,
+        }),
+        None => None,
+    };
+    let max_length: usize = r.get("max_length")?;
+    let ws_config = WebSocketConfig::default()
+        .read_buffer_size(r.get("read_buffer_size")?)
+        .write_buffer_size(r.get("write_buffer_size")?)
+        .max_message_size(Some(max_length))
+        .max_frame_size(Some(max_length));
+    let open_timeout = r
+        .seconds("connect_timeout")?
+        .unwrap_or(Duration::from_secs(10));
+    let target = Target {
+        host: r.get("host")?,
+        port: r.get("port")?,
+        resource: r.get("resource")?,
+        protocols: r.get("protocols")?,
+        headers: r.get("headers")?,
+        tls,
+        sni_hostname,
+        proxy,
+        open_timeout,
+        max_head: r.get("max_handshake_size")?,
+        ws_config,
+    };
+    let timing = Timing {
+        close_timeout: r.seconds("close_timeout")?.unwrap_or(Duration::from_secs(10)),
+        ping_interval: r.seconds("ping")?,
+    };
+    Ok((target, timing))
+}

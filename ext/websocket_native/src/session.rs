@@ -1,0 +1,431 @@
+//! One task per connection: dial, then an always-polled reader and a writer fed by a channel.
+
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::stream::{SplitSink, SplitStream};
+use futures_util::{SinkExt, StreamExt};
+use tokio::sync::mpsc::UnboundedReceiver;
+use tokio::sync::oneshot;
+use tokio::time::{sleep_until, Instant};
+use tokio_tungstenite::tungstenite::error::{CapacityError, ProtocolError};
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_tungstenite::tungstenite::protocol::CloseFrame;
+use tokio_tungstenite::tungstenite::{Error as WsError, Message};
+use tokio_tungstenite::WebSocketStream;
+
+use crate::dial::{self, seconds, Target};
+use crate::inbox::{Inbox, Kind, Step};
+use crate::transport::Transport;
+
+type Sink = SplitSink<WebSocketStream<Transport>, Message>;
+type Source = SplitStream<WebSocketStream<Transport>>;
+
+/// What Ruby asks a connection to do; sent in order through one channel.
+#[derive(Debug)]
+pub enum Command {
+    Text(String),
+    Binary(Vec<u8>),
+    Ping(Vec<u8>),
+    Close(u16, String),
+}
+
+impl Command {
+    /// Bytes this command adds to `buffered_amount`.
+    pub fn weight(&self) -> usize {
+        match self {
+            Command::Text(s) => s.len(),
+            Command::Binary(b) => b.len(),
+            Command::Ping(_) | Command::Close(..) => 0,
+        }
+    }
+
+    fn is_message(&self) -> bool {
+        matches!(self, Command::Text(_) | Command::Binary(_))
+    }
+}
+
+/// Counters shared by the Ruby handle and the connection task.
+#[derive(Default)]
+pub struct Shared {
+    /// Bytes accepted by `send` and not yet written to the socket.
+    pub buffered: AtomicUsize,
+    /// Messages accepted by `send` and not yet written to the socket.
+    pub pending: AtomicUsize,
+    /// Set once the task has ended; later sends are refused.
+    pub finished: AtomicBool,
+}
+
+impl Shared {
+    fn written(&self, messages: usize, bytes: usize) {
+        self.pending.fetch_sub(messages, Ordering::AcqRel);
+        self.buffered.fetch_sub(bytes, Ordering::AcqRel);
+    }
+}
+
+/// Timing options of an open connection.
+#[derive(Clone, Copy, Debug)]
+pub struct Timing {
+    pub close_timeout: Duration,
+    pub ping_interval: Option<Duration>,
+}
+
+struct Reporter {
+    id: u64,
+    inbox: Arc<Inbox>,
+}
+
+impl Reporter {
+    fn push(&self, kind: Kind) {
+        self.inbox.push(self.id, kind);
+    }
+
+    fn error(&self, step: Step, message: &str) {
+        self.push(Kind::Error {
+            step,
+            message: message.to_string(),
+        });
+    }
+
+    fn close(&self, code: u16, reason: String, clean: bool) {
+        self.push(Kind::Close {
+            code,
+            reason,
+            clean,
+        });
+    }
+}
+
+/// Runs a connection from dial to the final close event. Always ends with exactly one Close event.
+pub async fn run(
+    id: u64,
+    target: Target,
+    timing: Timing,
+    inbox: Arc<Inbox>,
+    mut commands: UnboundedReceiver<Command>,
+    shared: Arc<Shared>,
+) {
+    let report = Reporter { id, inbox };
+    let mut early = VecDeque::new();
+    let opened = tokio::select! {
+        r = dial::open(&target) => Some(r),
+        () = watch_for_close(&mut commands, &mut early) => None,
+    };
+    let opened = match opened {
+        None => {
+            let reason = format!(
+                "closed by the client before the connection to {} was open{}",
+                target.authority(),
+                undelivered(&shared)
+            );
+            finish(&shared);
+            report.close(1006, reason, false);
+            return;
+        }
+        Some(Err(failure)) => {
+            report.error(failure.step, &failure.message);
+            let reason = format!("{}{}", failure.message, undelivered(&shared));
+            finish(&shared);
+            report.close(1006, reason, false);
+            return;
+        }
+        Some(Ok(o)) => o,
+    };
+    report.push(Kind::Open {
+        protocol: opened.protocol,
+        status: opened.status,
+        headers: opened.headers,
+    });
+    let (sink, source) = opened.ws.split();
+    let (close_tx, close_rx) = oneshot::channel();
+    let (stop_tx, stop_rx) = oneshot::channel();
+    let mut writer = tokio::spawn(write_loop(
+        sink,
+        Queue {
+            early,
+            commands,
+            stop: stop_rx,
+        },
+        shared.clone(),
+        timing,
+        close_tx,
+    ));
+    let ending = read_loop(source, &report, close_rx, timing, &target).await;
+    // Anything the writer still holds was not delivered; stop it and count what is left.
+    let _ = stop_tx.send(());
+    let sink = match tokio::time::timeout(Duration::from_secs(1), &mut writer).await {
+        Ok(Ok(sink)) => sink,
+        _ => {
+            writer.abort();
+            None
+        }
+    };
+    let lost = undelivered(&shared);
+    finish(&shared);
+    match ending {
+        Ending::Clean { code, reason } => {
+            if !lost.is_empty() {
+                report.error(Step::WebSocket, lost.trim_start_matches("; "));
+            }
+            report.close(code, reason, true);
+        }
+        Ending::Failed { code, message } => {
+            if let (Some(mut sink), true) = (sink, code != 1006) {
+                // Best effort: tell the server why, as RFC 6455 asks; never wait long for it.
+                let frame = CloseFrame {
+                    code: CloseCode::from(code),
+                    reason: truncate_reason(&message).into(),
+                };
+                let _ = tokio::time::timeout(
+                    Duration::from_secs(1),
+                    sink.send(Message::Close(Some(frame))),
+                )
+                .await;
+            }
+            let message = format!("{message}{lost}");
+            report.error(Step::WebSocket, &message);
+            report.close(code, message, false);
+        }
+    }
+}
+
+fn finish(shared: &Shared) {
+    shared.finished.store(true, Ordering::Release);
+}
+
+/// "; 3 messages (12 bytes) given to send were not delivered", or "".
+fn undelivered(shared: &Shared) -> String {
+    let n = shared.pending.load(Ordering::Acquire);
+    if n == 0 {
+        return String::new();
+    }
+    let bytes = shared.buffered.load(Ordering::Acquire);
+    let noun = if n == 1 { "message" } else { "messages" };
+    format!("; {n} {noun} ({bytes} bytes) given to send were not delivered")
+}
+
+/// Holds commands sent while connecting; returns when one of them is a close.
+async fn watch_for_close(
+    commands: &mut UnboundedReceiver<Command>,
+    early: &mut VecDeque<Command>,
+) {
+    loop {
+        match commands.recv().await {
+            Some(Command::Close(..)) | None => return,
+            Some(cmd) => early.push_back(cmd),
+        }
+    }
+}
+
+/// A close reason must fit a control frame (123 bytes), cut at a character boundary.
+fn truncate_reason(text: &str) -> String {
+    let mut end = text.len().min(123);
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    text[..end].to_string()
+}
+
+/// The writer's inputs: commands held while connecting, the live channel, and a stop signal.
+struct Queue {
+    early: VecDeque<Command>,
+    commands: UnboundedReceiver<Command>,
+    stop: oneshot::Receiver<()>,
+}
+
+/// Writes commands in order, flushing when the queue runs dry; returns the sink if it is usable.
+async fn write_loop(
+    mut sink: Sink,
+    mut queue: Queue,
+    shared: Arc<Shared>,
+    timing: Timing,
+    close_sent: oneshot::Sender<()>,
+) -> Option<Sink> {
+    let mut pinger = timing.ping_interval.map(|d| {
+        let mut t = tokio::time::interval_at(Instant::now() + d, d);
+        t.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        t
+    });
+    let mut ping_count: u64 = 0;
+    let mut unflushed = (0usize, 0usize);
+    loop {
+        let cmd = if let Some(c) = queue.early.pop_front() {
+            Some(c)
+        } else {
+            tokio::select! {
+                _ = &mut queue.stop => return Some(sink),
+                c = queue.commands.recv() => c,
+                _ = async { match pinger.as_mut() { Some(t) => { t.tick().await; } None => std::future::pending::<()>().await } } => {
+                    ping_count += 1;
+                    Some(Command::Ping(ping_count.to_string().into_bytes()))
+                }
+            }
+        };
+        let Some(cmd) = cmd else {
+            return Some(sink);
+        };
+        let (weight, counts) = (cmd.weight(), cmd.is_message());
+        let msg = match cmd {
+            Command::Text(s) => Message::Text(s.into()),
+            Command::Binary(b) => Message::Binary(b.into()),
+            Command::Ping(p) => Message::Ping(p.into()),
+            Command::Close(code, reason) => {
+                let frame = CloseFrame {
+                    code: CloseCode::from(code),
+                    reason: reason.into(),
+                };
+                if sink.send(Message::Close(Some(frame))).await.is_err() {
+                    return None;
+                }
+                shared.written(unflushed.0, unflushed.1);
+                let _ = close_sent.send(());
+                return Some(sink);
+            }
+        };
+        if sink.feed(msg).await.is_err() {
+            return None;
+        }
+        if counts {
+            unflushed.0 += 1;
+            unflushed.1 += weight;
+        }
+        if queue.early.is_empty() && queue.commands.is_empty() {
+            if sink.flush().await.is_err() {
+                return None;
+            }
+            shared.written(unflushed.0, unflushed.1);
+            unflushed = (0, 0);
+        }
+    }
+}
+
+enum Ending {
+    Clean { code: u16, reason: String },
+    Failed { code: u16, message: String },
+}
+
+async fn read_loop(
+    mut source: Source,
+    report: &Reporter,
+    mut close_sent: oneshot::Receiver<()>,
+    timing: Timing,
+    target: &Target,
+) -> Ending {
+    let mut peer_close: Option<(u16, String)> = None;
+    let mut deadline: Option<Instant> = None;
+    let mut waiting_close_sent = true;
+    loop {
+        let next = tokio::select! {
+            m = source.next() => m,
+            r = &mut close_sent, if waiting_close_sent => {
+                waiting_close_sent = false;
+                if r.is_ok() && deadline.is_none() {
+                    deadline = Some(Instant::now() + timing.close_timeout);
+                }
+                continue;
+            }
+            () = sleep_until(deadline.unwrap_or_else(Instant::now)), if deadline.is_some() => {
+                return match peer_close {
+                    // We answered the server's close; it just did not hang up. That is still clean.
+                    Some((code, reason)) => Ending::Clean { code, reason },
+                    None => Ending::Failed {
+                        code: 1006,
+                        message: format!(
+                            "{} did not answer the close handshake within {} (close_timeout); the connection was dropped",
+                            target.authority(),
+                            seconds(timing.close_timeout)
+                        ),
+                    },
+                };
+            }
+        };
+        match next {
+            Some(Ok(Message::Text(t))) => report.push(Kind::Text(t.as_str().to_owned())),
+            Some(Ok(Message::Binary(b))) => report.push(Kind::Binary(b.to_vec())),
+            Some(Ok(Message::Pong(p))) => report.push(Kind::Pong(p.to_vec())),
+            Some(Ok(Message::Ping(_))) | Some(Ok(Message::Frame(_))) => {}
+            Some(Ok(Message::Close(frame))) => {
+                let (code, reason) = match frame {
+                    Some(f) => (u16::from(f.code), f.reason.as_str().to_owned()),
+                    None => (1005, String::new()),
+                };
+                peer_close = Some((code, reason));
+                if deadline.is_none() {
+                    deadline = Some(Instant::now() + timing.close_timeout);
+                }
+            }
+            None | Some(Err(WsError::ConnectionClosed)) | Some(Err(WsError::AlreadyClosed)) => {
+                return ended_without_error(peer_close, target)
+            }
+            Some(Err(e)) => {
+                if let Some((code, reason)) = peer_close {
+                    // The close frames were exchanged; a reset after that loses nothing.
+                    return Ending::Clean { code, reason };
+                }
+                return failure(e, target);
+            }
+        }
+    }
+}
+
+fn ended_without_error(peer_close: Option<(u16, String)>, target: &Target) -> Ending {
+    match peer_close {
+        Some((code, reason)) => Ending::Clean { code, reason },
+        None => Ending::Failed {
+            code: 1006,
+            message: format!(
+                "the server at {} closed the connection without a WebSocket close frame",
+                target.authority()
+            ),
+        },
+    }
+}
+
+/// Maps a read error to the close code RFC 6455 asks for and a sentence that says what the server did.
+fn failure(e: WsError, target: &Target) -> Ending {
+    let server = format!("the server at {}", target.authority());
+    let (code, message) = match e {
+        WsError::Utf8(detail) => (
+            1007,
+            format!("{server} sent a text message that is not valid UTF-8 ({detail})"),
+        ),
+        WsError::Capacity(CapacityError::MessageTooLong { size, max_size }) => (
+            1009,
+            format!("{server} sent a message of {size} bytes or more, over max_length ({max_size} bytes)"),
+        ),
+        WsError::Capacity(other) => (1009, format!("{server} sent too much: {other}")),
+        WsError::Protocol(ProtocolError::ResetWithoutClosingHandshake) => {
+            return ended_without_error(None, target)
+        }
+        WsError::Protocol(p) => (1002, format!("{server} broke the WebSocket protocol: {}", protocol_words(&p))),
+        WsError::Io(io) => (
+            1006,
+            match io.kind() {
+                std::io::ErrorKind::ConnectionReset => format!("the connection to {} was reset (by the server or the network)", target.authority()),
+                std::io::ErrorKind::UnexpectedEof => format!("{server} closed the connection in the middle of a frame"),
+                _ => format!("reading from {} failed: {io}", target.authority()),
+            },
+        ),
+        WsError::Tls(t) => (1006, format!("TLS failure on the connection to {}: {t}", target.authority())),
+        other => (1006, format!("the connection to {} failed: {other}", target.authority())),
+    };
+    Ending::Failed { code, message }
+}
+
+fn protocol_words(p: &ProtocolError) -> String {
+    match p {
+        ProtocolError::MaskedFrameFromServer => "it sent a masked frame (servers must not mask)".to_string(),
+        ProtocolError::NonZeroReservedBits => "it set reserved bits (RSV1-3) that no negotiated extension allows".to_string(),
+        ProtocolError::UnknownControlFrameType(op) | ProtocolError::UnknownDataFrameType(op) | ProtocolError::InvalidOpcode(op) => {
+            format!("it used the reserved opcode {op}")
+        }
+        ProtocolError::ControlFrameTooBig => "it sent a control frame longer than 125 bytes".to_string(),
+        ProtocolError::FragmentedControlFrame => "it sent a fragmented control frame".to_string(),
+        ProtocolError::UnexpectedContinueFrame => "it sent a continuation frame with no message to continue".to_string(),
+        ProtocolError::ExpectedFragment(_) => "it started a new message before finishing the previous one".to_string(),
+        ProtocolError::InvalidCloseSequence => "it sent an invalid close frame".to_string(),
+        other => other.to_string(),
+    }
+}
