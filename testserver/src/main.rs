@@ -1,1 +1,310 @@
-fn main() {}
+//! The project's own echo and fault server for specs and benchmarks. Listens on 127.0.0.1 only.
+//!
+//! Prints `listening 127.0.0.1:PORT` on stdout, then serves until killed. The request path picks
+//! the behaviour (see `Mode`); query parameters tune it.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
+use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::WebSocketStream;
+
+struct Request {
+    path: String,
+    query: HashMap<String, String>,
+    headers: Vec<(String, String)>,
+    rest: Vec<u8>,
+}
+
+impl Request {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    fn param<T: std::str::FromStr>(&self, key: &str, default: T) -> T {
+        self.query
+            .get(key)
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(default)
+    }
+}
+
+fn main() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("ws-test-server: cannot start runtime: {e}");
+            std::process::exit(1);
+        }
+    };
+    runtime.block_on(serve());
+}
+
+async fn serve() {
+    let port: u16 = std::env::args()
+        .nth(1)
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(0);
+    let listener = match TcpListener::bind(("127.0.0.1", port)).await {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("ws-test-server: cannot listen: {e}");
+            std::process::exit(1);
+        }
+    };
+    match listener.local_addr() {
+        Ok(addr) => println!("listening {addr}"),
+        Err(e) => {
+            eprintln!("ws-test-server: {e}");
+            std::process::exit(1);
+        }
+    }
+    loop {
+        if let Ok((stream, _)) = listener.accept().await {
+            let _ = stream.set_nodelay(true);
+            tokio::spawn(async move {
+                if let Err(e) = handle(stream).await {
+                    eprintln!("ws-test-server: {e}");
+                }
+            });
+        }
+    }
+}
+
+async fn read_request(stream: &mut TcpStream) -> std::io::Result<Option<Request>> {
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 4096];
+    let end = loop {
+        if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            break i + 4;
+        }
+        let n = stream.read(&mut chunk).await?;
+        if n == 0 {
+            return Ok(None);
+        }
+        buf.extend_from_slice(&chunk[..n]);
+    };
+    let head = String::from_utf8_lossy(&buf[..end]).to_string();
+    let mut lines = head.split("\r\n");
+    let target = lines
+        .next()
+        .and_then(|l| l.split(' ').nth(1))
+        .unwrap_or("/")
+        .to_string();
+    let (path, query) = match target.split_once('?') {
+        Some((p, q)) => (p.to_string(), q.to_string()),
+        None => (target, String::new()),
+    };
+    let query = query
+        .split('&')
+        .filter_map(|kv| kv.split_once('='))
+        .map(|(k, v)| (k.to_string(), v.replace("%20", " ")))
+        .collect();
+    let headers = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
+        .collect();
+    Ok(Some(Request {
+        path,
+        query,
+        headers,
+        rest: buf[end..].to_vec(),
+    }))
+}
+
+fn accept_head(req: &Request, protocol: Option<&str>, extra: &str) -> String {
+    let key = req.header("sec-websocket-key").unwrap_or("");
+    let mut head = format!(
+        "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: {}\r\nX-Test-Server: websocket-native\r\n",
+        derive_accept_key(key.as_bytes())
+    );
+    if let Some(p) = protocol {
+        head.push_str(&format!("Sec-WebSocket-Protocol: {p}\r\n"));
+    }
+    head.push_str(extra);
+    head.push_str("\r\n");
+    head
+}
+
+/// The first subprotocol the client offered, unless `?protocol=` forces one.
+fn chosen_protocol(req: &Request) -> Option<String> {
+    if let Some(p) = req.query.get("protocol") {
+        return Some(p.clone());
+    }
+    req.header("sec-websocket-protocol")
+        .and_then(|v| v.split(',').next())
+        .map(|p| p.trim().to_string())
+}
+
+/// A server frame (unmasked) with FIN set.
+fn frame(opcode: u8, payload: &[u8]) -> Vec<u8> {
+    let mut out = vec![0x80 | opcode];
+    let len = payload.len();
+    if len < 126 {
+        out.push(len as u8);
+    } else if len < 65536 {
+        out.push(126);
+        out.extend_from_slice(&(len as u16).to_be_bytes());
+    } else {
+        out.push(127);
+        out.extend_from_slice(&(len as u64).to_be_bytes());
+    }
+    out.extend_from_slice(payload);
+    out
+}
+
+async fn handle(mut stream: TcpStream) -> std::io::Result<()> {
+    let Some(req) = read_request(&mut stream).await? else {
+        return Ok(());
+    };
+    let path = req.path.clone();
+    match path.as_str() {
+        "/status" => {
+            let code: u16 = req.param("code", 404);
+            let body = "no websocket here\n";
+            let extra = req
+                .query
+                .get("location")
+                .map(|l| format!("Location: {l}\r\n"))
+                .unwrap_or_default();
+            let resp = format!(
+                "HTTP/1.1 {code} Test Status\r\nContent-Length: {}\r\n{extra}Connection: close\r\n\r\n{body}",
+                body.len()
+            );
+            stream.write_all(resp.as_bytes()).await?;
+            return Ok(());
+        }
+        "/silent" => {
+            tokio::time::sleep(Duration::from_secs(req.param("seconds", 60))).await;
+            return Ok(());
+        }
+        "/hangup" => return Ok(()),
+        "/trickle" => {
+            let head = accept_head(&req, None, "");
+            for b in head.as_bytes() {
+                stream.write_all(&[*b]).await?;
+                tokio::time::sleep(Duration::from_millis(req.param("ms", 200))).await;
+            }
+            return Ok(());
+        }
+        "/big-head" => {
+            let filler = "x".repeat(1000);
+            let mut extra = String::new();
+            for i in 0..req.param("lines", 100usize) {
+                extra.push_str(&format!("X-Filler-{i}: {filler}\r\n"));
+            }
+            stream
+                .write_all(accept_head(&req, None, &extra).as_bytes())
+                .await?;
+            return Ok(());
+        }
+        "/bad-accept" => {
+            let head = "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: bm90IHRoZSByaWdodCBrZXk=\r\n\r\n";
+            stream.write_all(head.as_bytes()).await?;
+            return Ok(());
+        }
+        _ => {}
+    }
+    let protocol = chosen_protocol(&req);
+    stream
+        .write_all(accept_head(&req, protocol.as_deref(), "").as_bytes())
+        .await?;
+    match path.as_str() {
+        "/invalid-utf8" => {
+            stream.write_all(&frame(0x1, &[0xc3, 0x28, 0x41])).await?;
+            hold(stream).await
+        }
+        "/masked" => {
+            let mut f = vec![0x81, 0x80 | 2, 1, 2, 3, 4];
+            f.extend_from_slice(&[b'h' ^ 1, b'i' ^ 2]);
+            stream.write_all(&f).await?;
+            hold(stream).await
+        }
+        "/reserved-opcode" => {
+            stream.write_all(&frame(0x3, b"?")).await?;
+            hold(stream).await
+        }
+        "/big" => {
+            let size: usize = req.param("size", 1024);
+            stream.write_all(&frame(0x2, &vec![7u8; size])).await?;
+            hold(stream).await
+        }
+        "/drop" => {
+            tokio::time::sleep(Duration::from_millis(req.param("ms", 0))).await;
+            Ok(())
+        }
+        "/close" => {
+            let code: u16 = req.param("code", 1000);
+            let reason = req.query.get("reason").cloned().unwrap_or_default();
+            let mut payload = code.to_be_bytes().to_vec();
+            payload.extend_from_slice(reason.as_bytes());
+            stream.write_all(&frame(0x8, &payload)).await?;
+            hold(stream).await
+        }
+        "/deaf" => hold(stream).await,
+        _ => websocket(stream, req).await,
+    }
+}
+
+/// Reads and discards until the client hangs up (or a minute passes); never answers.
+async fn hold(mut stream: TcpStream) -> std::io::Result<()> {
+    let mut sink = [0u8; 4096];
+    let until = tokio::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        match tokio::time::timeout_at(until, stream.read(&mut sink)).await {
+            Ok(Ok(0)) | Ok(Err(_)) | Err(_) => return Ok(()),
+            Ok(Ok(_)) => {}
+        }
+    }
+}
+
+async fn websocket(stream: TcpStream, req: Request) -> std::io::Result<()> {
+    let config = WebSocketConfig::default()
+        .max_message_size(None)
+        .max_frame_size(None);
+    let ws = WebSocketStream::from_partially_read(stream, req.rest.clone(), Role::Server, Some(config)).await;
+    let (mut tx, mut rx) = ws.split();
+    let to_io = |e: tokio_tungstenite::tungstenite::Error| std::io::Error::other(e.to_string());
+    match req.path.as_str() {
+        "/headers" => {
+            let lines: Vec<String> = req.headers.iter().map(|(k, v)| format!("{k}: {v}")).collect();
+            tx.send(Message::text(lines.join("\n"))).await.map_err(to_io)?;
+        }
+        "/send" => {
+            for i in 0..req.param("count", 10usize) {
+                tx.send(Message::text(format!("message {i}"))).await.map_err(to_io)?;
+            }
+        }
+        "/hello" => {
+            tx.send(Message::text("hello")).await.map_err(to_io)?;
+        }
+        _ => {}
+    }
+    let ignore_close = req.path == "/no-close-reply";
+    while let Some(msg) = rx.next().await {
+        match msg {
+            Ok(Message::Text(t)) => tx.send(Message::Text(t)).await.map_err(to_io)?,
+            Ok(Message::Binary(b)) => tx.send(Message::Binary(b)).await.map_err(to_io)?,
+            // tungstenite queues the close echo and flushes it as we keep polling.
+            Ok(Message::Close(_)) if ignore_close => {
+                tokio::time::sleep(Duration::from_secs(60)).await;
+                return Ok(());
+            }
+            Ok(_) => {}
+            Err(_) => break,
+        }
+    }
+    Ok(())
+}

@@ -104,7 +104,7 @@ fn timeout_words(target: &Target, step: Step) -> String {
         Step::Proxy => "the proxy accepted the connection but did not answer CONNECT",
         Step::Tls => "the server accepted TCP but did not finish the TLS handshake; some edges stall instead of refusing when the SNI name is missing or unknown",
         Step::Http => "the server finished TLS/TCP but did not answer the upgrade request in full; check that the URL points at a WebSocket endpoint",
-        Step::WebSocket => "the server did not answer",
+        Step::WebSocket | Step::Connection => "the server did not answer",
     };
     format!(
         "Opening {} timed out after {} during {} ({hint}). The limit is the connect_timeout option.",

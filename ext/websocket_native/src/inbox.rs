@@ -15,6 +15,7 @@ pub enum Step {
     Tls,
     Http,
     WebSocket,
+    Connection,
 }
 
 impl Step {
@@ -26,6 +27,7 @@ impl Step {
             Step::Tls => "tls",
             Step::Http => "http",
             Step::WebSocket => "websocket",
+            Step::Connection => "connection",
         }
     }
 
@@ -38,6 +40,7 @@ impl Step {
             Step::Tls => "the TLS handshake",
             Step::Http => "the HTTP upgrade",
             Step::WebSocket => "the WebSocket session",
+            Step::Connection => "the open connection",
         }
     }
 }

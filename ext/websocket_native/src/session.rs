@@ -167,7 +167,7 @@ pub async fn run(
     match ending {
         Ending::Clean { code, reason } => {
             if !lost.is_empty() {
-                report.error(Step::WebSocket, lost.trim_start_matches("; "));
+                report.error(Step::Connection, lost.trim_start_matches("; "));
             }
             report.close(code, reason, true);
         }
@@ -185,7 +185,8 @@ pub async fn run(
                 .await;
             }
             let message = format!("{message}{lost}");
-            report.error(Step::WebSocket, &message);
+            let step = if code == 1006 { Step::Connection } else { Step::WebSocket };
+            report.error(step, &message);
             report.close(code, message, false);
         }
     }
@@ -202,8 +203,8 @@ fn undelivered(shared: &Shared) -> String {
         return String::new();
     }
     let bytes = shared.buffered.load(Ordering::Acquire);
-    let noun = if n == 1 { "message" } else { "messages" };
-    format!("; {n} {noun} ({bytes} bytes) given to send were not delivered")
+    let (noun, verb) = if n == 1 { ("message", "was") } else { ("messages", "were") };
+    format!("; {n} {noun} ({bytes} bytes) given to send {verb} not delivered")
 }
 
 /// Holds commands sent while connecting; returns when one of them is a close.

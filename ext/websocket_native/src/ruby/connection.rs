@@ -1,19 +1,29 @@
 //! `WebSocket::Native::Connection`: the native handle behind a Ruby client.
 
 use std::sync::atomic::Ordering;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use magnus::{function, method, prelude::*, Error, RHash, RModule, RString, Ruby};
-use tokio::sync::mpsc::{unbounded_channel, UnboundedSender};
+use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
 
+use crate::dial::Target;
 use crate::runtime;
-use crate::session::{self, Command, Shared};
+use crate::session::{self, Command, Shared, Timing};
+
+/// What `start` hands to the connection task.
+struct Pending {
+    id: u64,
+    target: Target,
+    timing: Timing,
+    commands: UnboundedReceiver<Command>,
+}
 
 #[magnus::wrap(class = "WebSocket::Native::Connection", free_immediately, size)]
 pub struct Connection {
     pid: u32,
     tx: Option<UnboundedSender<Command>>,
     shared: Arc<Shared>,
+    pending: Mutex<Option<Pending>>,
 }
 
 impl Drop for Connection {
@@ -29,10 +39,35 @@ impl Drop for Connection {
 }
 
 impl Connection {
-    /// Connection.open(id, options) -> Connection. Starts dialing at once on the tokio runtime;
-    /// every outcome arrives later as events for `id`.
+    /// Connection.open(id, options) -> Connection. Checks the options (raising
+    /// ConfigurationError) but does no I/O until `start`, so the Ruby client is complete before
+    /// any of its events can arrive.
     fn open(ruby: &Ruby, id: u64, options: RHash) -> Result<Self, Error> {
         let (target, timing) = super::options::read(ruby, options)?;
+        let (tx, commands) = unbounded_channel();
+        Ok(Connection {
+            pid: std::process::id(),
+            tx: Some(tx),
+            shared: Arc::new(Shared::default()),
+            pending: Mutex::new(Some(Pending {
+                id,
+                target,
+                timing,
+                commands,
+            })),
+        })
+    }
+
+    /// Starts dialing on the tokio runtime; every outcome arrives as events for the id.
+    fn start(ruby: &Ruby, rb_self: &Self) -> Result<bool, Error> {
+        let taken = rb_self
+            .pending
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
+        let Some(p) = taken else {
+            return Ok(false);
+        };
         let process = runtime::current();
         let rt = process.runtime().map_err(|e| {
             Error::new(
@@ -40,21 +75,15 @@ impl Connection {
                 format!("could not start the I/O runtime: {e}"),
             )
         })?;
-        let (tx, rx) = unbounded_channel();
-        let shared = Arc::new(Shared::default());
         rt.spawn(session::run(
-            id,
-            target,
-            timing,
+            p.id,
+            p.target,
+            p.timing,
             process.inbox.clone(),
-            rx,
-            shared.clone(),
+            p.commands,
+            rb_self.shared.clone(),
         ));
-        Ok(Connection {
-            pid: process.pid,
-            tx: Some(tx),
-            shared,
-        })
+        Ok(true)
     }
 
     fn enqueue(&self, cmd: Command) -> bool {
@@ -129,6 +158,7 @@ pub fn init(ruby: &Ruby, native: RModule) -> Result<(), Error> {
     let class = native.define_class("Connection", ruby.class_object())?;
     class.undef_default_alloc_func();
     class.define_singleton_method("open", function!(Connection::open, 2))?;
+    class.define_method("start", method!(Connection::start, 0))?;
     class.define_method("send_text", method!(Connection::send_text, 1))?;
     class.define_method("send_binary", method!(Connection::send_binary, 1))?;
     class.define_method("ping", method!(Connection::ping, 1))?;

@@ -1,0 +1,55 @@
+# frozen_string_literal: true
+
+module WebSocket
+  module Native
+    # Base class of every error this gem raises or reports. {#step} names where it happened:
+    # :dns, :tcp, :proxy, :tls, :http, :websocket, :connection or :configuration.
+    class Error < StandardError
+      # @return [Symbol] the step that failed
+      attr_reader :step
+
+      # @param message [String] what went wrong, written for the person at the site box
+      # @param step [Symbol] the step that failed
+      def initialize(message = nil, step: nil)
+        super(message)
+        @step = step
+      end
+    end
+
+    # A bad URL or option, raised from {Client#initialize} before any I/O.
+    class ConfigurationError < Error
+      def initialize(message = nil, step: :configuration)
+        super
+      end
+    end
+
+    # DNS lookup, TCP connect or HTTP proxy CONNECT failed.
+    class ConnectError < Error; end
+
+    # The TLS handshake failed (alert, untrusted or expired certificate, wrong name, no TLS).
+    class TLSError < Error; end
+
+    # The server's answer to the HTTP upgrade request was not a valid 101 Switching Protocols.
+    class HandshakeError < Error; end
+
+    # The server broke RFC 6455 (bad frame, invalid UTF-8, oversized message).
+    class ProtocolError < Error; end
+
+    # An open connection was lost: no close frame, a reset, or a close handshake that timed out.
+    class ConnectionError < Error; end
+
+    # Maps the step a failure happened in to the class that reports it.
+    ERROR_CLASSES = {
+      dns: ConnectError, tcp: ConnectError, proxy: ConnectError,
+      tls: TLSError, http: HandshakeError,
+      websocket: ProtocolError, connection: ConnectionError
+    }.freeze
+
+    # @param step [Symbol]
+    # @param message [String]
+    # @return [Error] the exception object for a failure reported by the native core
+    def self.error_for(step, message)
+      ERROR_CLASSES.fetch(step, Error).new(message, step: step)
+    end
+  end
+end

@@ -1,0 +1,199 @@
+# frozen_string_literal: true
+
+require "pathname"
+require "uri"
+
+module WebSocket
+  module Native
+    # Checks a URL and the options of {Client#initialize} and turns them into the plain Hash the
+    # native core reads. Every mistake raises {ConfigurationError} naming the option.
+    class Options
+      DEFAULTS = {
+        connect_timeout: 10,
+        close_timeout: 10,
+        ping: nil,
+        max_length: (2**26) - 1,
+        max_handshake_size: 64 * 1024,
+        read_buffer_size: 8 * 1024,
+        write_buffer_size: 8 * 1024
+      }.freeze
+      KEYS = (DEFAULTS.keys + %i[headers tls proxy]).freeze
+      TLS_KEYS = %i[root_cert_file verify_peer sni_hostname cert_chain_file private_key_file].freeze
+      RESERVED_HEADERS = %w[upgrade connection sec-websocket-key sec-websocket-version
+                            sec-websocket-protocol sec-websocket-extensions].freeze
+      TOKEN = /\A[!#$%&'*+\-.^_`|~0-9A-Za-z]+\z/.freeze
+
+      # @return [URI::Generic] the parsed URL
+      attr_reader :uri
+      # @return [Array<String>] the subprotocols offered
+      attr_reader :protocols
+
+      # @param url [String] a ws:// or wss:// URL
+      # @param protocols [String, Array<String>, nil] subprotocols to offer
+      # @param options [Hash] see {Client#initialize}
+      # @raise [ConfigurationError]
+      def initialize(url, protocols, options)
+        @uri = parse_url(url)
+        @protocols = check_protocols(protocols)
+        check_keys(options)
+        @options = DEFAULTS.merge(options)
+        @tls = check_tls(@options[:tls] || {})
+        @headers = check_headers(@options[:headers] || {})
+        add_basic_auth(@headers, "Authorization", @uri)
+        @proxy = check_proxy(@options[:proxy])
+      end
+
+      # @return [Boolean] true for wss://
+      def secure?
+        @uri.scheme == "wss"
+      end
+
+      # @return [Boolean] false when tls: { verify_peer: false } was given
+      def verify_peer?
+        @tls.fetch(:verify_peer, true)
+      end
+
+      # @return [Hash] what the native core reads (see ext/websocket_native/src/ruby/options.rs)
+      def to_native
+        {
+          secure: secure?, host: @uri.hostname, port: @uri.port, resource: resource,
+          protocols: @protocols, headers: @headers,
+          verify_peer: verify_peer?, root_cert_files: Array(@tls[:root_cert_file]).map(&:to_s),
+          sni_hostname: @tls[:sni_hostname], cert_chain_file: @tls[:cert_chain_file]&.to_s,
+          private_key_file: @tls[:private_key_file]&.to_s,
+          proxy_host: @proxy&.fetch(:host), proxy_port: @proxy&.fetch(:port),
+          proxy_headers: @proxy ? @proxy[:headers] : [],
+          connect_timeout: seconds(:connect_timeout), close_timeout: seconds(:close_timeout),
+          ping: @options[:ping] && seconds(:ping),
+          max_length: positive_integer(:max_length),
+          max_handshake_size: positive_integer(:max_handshake_size),
+          read_buffer_size: positive_integer(:read_buffer_size),
+          write_buffer_size: positive_integer(:write_buffer_size, allow_zero: true)
+        }
+      end
+
+      private
+
+      def fail!(message)
+        raise ConfigurationError, message
+      end
+
+      def parse_url(url)
+        fail!("url must be a String like \"wss://app.example.com/socket\", not #{url.inspect}") unless url.is_a?(String)
+        uri = begin
+          URI.parse(url)
+        rescue URI::InvalidURIError => e
+          fail!("#{url.inspect} is not a valid URL: #{e.message}")
+        end
+        unless %w[ws wss].include?(uri.scheme&.downcase)
+          fail!("#{url.inspect} must start with ws:// or wss:// (got #{uri.scheme ? "#{uri.scheme}://" : 'no scheme'})")
+        end
+        uri.scheme = uri.scheme.downcase
+        fail!("#{url.inspect} has no host name") if uri.hostname.nil? || uri.hostname.empty?
+        fail!("#{url.inspect} has port #{uri.port}, which is not a TCP port") unless (1..65_535).cover?(uri.port)
+        uri
+      end
+
+      def resource
+        path = @uri.path.nil? || @uri.path.empty? ? "/" : @uri.path
+        @uri.query ? "#{path}?#{@uri.query}" : path
+      end
+
+      def check_protocols(protocols)
+        list = protocols.nil? ? [] : Array(protocols)
+        list.map do |p|
+          text = p.is_a?(Symbol) ? p.to_s : p
+          unless text.is_a?(String) && text.match?(TOKEN)
+            fail!("subprotocol #{p.inspect} must be a String token (letters, digits, - . _ and similar)")
+          end
+          text
+        end
+      end
+
+      def check_keys(options)
+        fail!("options must be a Hash, not #{options.class}") unless options.is_a?(Hash)
+        unknown = options.keys - KEYS
+        return if unknown.empty?
+
+        fail!("unknown option#{'s' if unknown.size > 1} #{unknown.map(&:inspect).join(', ')}; " \
+              "known options are #{KEYS.map(&:inspect).join(', ')}")
+      end
+
+      def check_tls(tls)
+        fail!("tls must be a Hash, not #{tls.class}") unless tls.is_a?(Hash)
+        unknown = tls.keys - TLS_KEYS
+        fail!("unknown tls option #{unknown.map(&:inspect).join(', ')}; known are #{TLS_KEYS.join(', ')}") unless unknown.empty?
+        check_type(tls, :verify_peer, "tls.verify_peer must be true or false") { |v| [true, false].include?(v) }
+        check_type(tls, :sni_hostname, "tls.sni_hostname must be a host name String") do |v|
+          v.is_a?(String) && !v.empty? && v.match?(/\A[A-Za-z0-9.\-_]+\z/)
+        end
+        roots = Array(tls[:root_cert_file])
+        unless roots.all? { |r| r.is_a?(String) || r.is_a?(Pathname) }
+          fail!("tls.root_cert_file must be a path or a list of paths")
+        end
+        %i[cert_chain_file private_key_file].each do |k|
+          check_type(tls, k, "tls.#{k} must be a path") { |v| v.is_a?(String) || v.is_a?(Pathname) }
+        end
+        tls
+      end
+
+      def check_type(hash, key, message)
+        value = hash[key]
+        fail!("#{message}, not #{value.inspect}") if !value.nil? && !yield(value)
+      end
+
+      def check_headers(headers)
+        fail!("headers must be a Hash, not #{headers.class}") unless headers.is_a?(Hash)
+        headers.map do |name, value|
+          name = name.to_s
+          fail!("header name #{name.inspect} is not a valid HTTP token") unless name.match?(TOKEN)
+          if RESERVED_HEADERS.include?(name.downcase)
+            fail!("header #{name} is set by the client itself (subprotocols go in the protocols argument)")
+          end
+          value = value.to_s
+          fail!("header #{name} has a line break or NUL in its value") if value.match?(/[\r\n\0]/)
+          [name, value]
+        end
+      end
+
+      def check_proxy(proxy)
+        return nil if proxy.nil?
+
+        proxy = { origin: proxy } if proxy.is_a?(String)
+        fail!("proxy must be a URL String or a Hash with :origin, not #{proxy.class}") unless proxy.is_a?(Hash)
+        unknown = proxy.keys - %i[origin headers tls]
+        fail!("unknown proxy option #{unknown.map(&:inspect).join(', ')}") unless unknown.empty?
+        origin = begin
+          URI.parse(proxy[:origin].to_s)
+        rescue URI::InvalidURIError => e
+          fail!("proxy origin #{proxy[:origin].inspect} is not a valid URL: #{e.message}")
+        end
+        fail!("proxy origin #{proxy[:origin].inspect} must be an http:// URL (https proxies are not supported yet)") unless origin.scheme == "http" && origin.hostname
+        headers = check_headers(proxy[:headers] || {})
+        add_basic_auth(headers, "Proxy-Authorization", origin)
+        { host: origin.hostname, port: origin.port, headers: headers }
+      end
+
+      # user:password@ in a URL becomes a Basic credential, unless the header was given.
+      def add_basic_auth(headers, name, uri)
+        return if uri.userinfo.nil? || headers.any? { |k, _| k.casecmp?(name) }
+
+        credentials = [uri.user, uri.password].map { |part| URI.decode_www_form_component(part.to_s) }.join(":")
+        headers << [name, "Basic #{[credentials].pack('m0')}"]
+      end
+
+      def seconds(key)
+        value = @options[key]
+        fail!("#{key} must be a positive number of seconds, not #{value.inspect}") unless value.is_a?(Numeric) && value.positive? && value.finite?
+        value.to_f
+      end
+
+      def positive_integer(key, allow_zero: false)
+        value = @options[key]
+        ok = value.is_a?(Integer) && (allow_zero ? value >= 0 : value.positive?) && value < 2**62
+        fail!("#{key} must be a positive Integer, not #{value.inspect}") unless ok
+        value
+      end
+    end
+  end
+end

@@ -1,0 +1,281 @@
+# frozen_string_literal: true
+
+module WebSocket
+  module Native
+    # The one Ruby thread that runs callbacks. Events from the native core, scheduled blocks and
+    # timers all run here, one at a time, in arrival order.
+    #
+    # The reactor thread is whoever calls {#run}; without one, a background thread starts with the
+    # first client (or scheduled block) and ends when nothing is left for it to do.
+    class Reactor
+      BATCH = 512
+      OPEN, TEXT, BINARY, PONG, ERROR, CLOSE = (0..5).to_a.freeze
+
+      # @return [Reactor] the process's reactor
+      def self.instance
+        @instance
+      end
+
+      # @return [#call, nil] receives exceptions raised by callbacks (EM.error_handler)
+      attr_accessor :error_handler
+
+      def initialize
+        @lock = Mutex.new
+        @clients = {}
+        @next_id = 0
+        @ticks = []
+        @timers = Timers.new
+        @thread = nil
+        @mode = nil
+        @stop = false
+        @pending_stop = false
+        @backlog = []
+        @pid = Process.pid
+      end
+
+      # Adds a client; its events are dispatched to it until its close event.
+      # @return [Integer] the id the native core tags its events with
+      def register(client)
+        @lock.synchronize do
+          check_fork
+          @next_id += 1
+          @clients[@next_id] = client
+          start_background unless @thread
+          @next_id
+        end
+      end
+
+      # Drops a client whose connection never started (Connection.open raised).
+      def forget(id)
+        @lock.synchronize { @clients.delete(id) }
+      end
+
+      # @return [Integer] clients not yet closed
+      def client_count
+        @clients.size
+      end
+
+      # Runs a block on the reactor thread soon (EM.next_tick / EM.schedule); safe from any thread.
+      # @return [void]
+      def schedule(&block)
+        @lock.synchronize do
+          check_fork
+          @ticks << block
+          start_background unless @thread
+        end
+        Native.wake
+      end
+
+      # Runs a block on the reactor thread after `seconds`; safe from any thread.
+      # @return [Timers::Entry] call #cancel on it to stop it
+      def add_timer(seconds, &block)
+        entry = @lock.synchronize do
+          check_fork
+          start_background unless @thread
+          @timers.add(seconds, &block)
+        end
+        Native.wake
+        entry
+      end
+
+      # @return [Boolean] true on the thread that runs callbacks
+      def reactor_thread?
+        @thread == Thread.current
+      end
+
+      # @return [Boolean] true while a thread runs {#run}
+      def running?
+        @mode == :foreground
+      end
+
+      # @return [Boolean] true between {#stop} and the end of {#run}
+      def stopping?
+        running? && @stop
+      end
+
+      # Makes the calling thread the reactor thread until {#stop}. A block runs first, on it.
+      # @raise [Error] when another thread already runs the reactor
+      def run(&block)
+        if reactor_thread?
+          block&.call
+          return
+        end
+        take_over
+        begin
+          @ticks.unshift(block) if block
+          loop_until_stopped
+        ensure
+          release
+        end
+      end
+
+      # Ends {#run} after the callback that is running; from any thread. Called when nothing runs
+      # the reactor, it makes the next {#run} return as soon as its block and queued work are done.
+      def stop
+        @lock.synchronize do
+          if running?
+            @stop = true
+          else
+            @pending_stop = true
+          end
+        end
+        Native.wake
+      end
+
+      # Forgets every timer and scheduled block (EventMachine does this when its loop ends).
+      def clear_scheduled
+        @lock.synchronize do
+          @ticks.clear
+          @timers.clear
+        end
+      end
+
+      # Called in a forked child: the parent's threads and connections are not ours.
+      def after_fork
+        @lock.synchronize { check_fork }
+      end
+
+      private
+
+      def take_over
+        previous = @lock.synchronize do
+          check_fork
+          raise Error, "the reactor is already running in #{@thread.inspect}" if running?
+
+          bg = @thread
+          @thread = Thread.current
+          @mode = :foreground
+          @stop = @pending_stop
+          @pending_stop = false
+          bg
+        end
+        return unless previous
+
+        Native.wake
+        previous.join
+      end
+
+      def release
+        @lock.synchronize do
+          @thread = nil
+          @mode = nil
+          @stop = false
+          start_background unless idle?
+        end
+      end
+
+      def idle?
+        @clients.empty? && @ticks.empty? && @timers.empty? && @backlog.empty?
+      end
+
+      def start_background
+        @mode = :background
+        @thread = Thread.new { background_loop }
+        @thread.name = "websocket-native reactor"
+      end
+
+      def background_loop
+        loop do
+          done = @lock.synchronize do
+            next true unless @thread == Thread.current
+
+            if idle?
+              @thread = nil
+              @mode = nil
+              next true
+            end
+            false
+          end
+          return if done
+
+          turn
+        end
+      end
+
+      def loop_until_stopped
+        turn until @stop
+        # Deliver what is already queued with the callbacks of this run, as EventMachine does.
+        run_ticks
+      end
+
+      # One pass: scheduled blocks, due timers, then events (waiting for them when nothing is due).
+      def turn
+        run_ticks
+        run_timers
+        return if @stop || (@mode == :background && @thread != Thread.current)
+
+        @backlog = Native.drain(BATCH, wait_time) if @backlog.empty?
+        # Shift one at a time: when a callback raises out of `run`, the rest stay queued.
+        dispatch(@backlog.shift) until @backlog.empty?
+      end
+
+      def wait_time
+        @lock.synchronize do
+          next 0 unless @ticks.empty? && @backlog.empty?
+
+          @timers.wait_time
+        end
+      end
+
+      # Blocks scheduled before this pass; those they schedule run in the next pass.
+      def run_ticks
+        count = @lock.synchronize { @ticks.size }
+        count.times do
+          tick = @lock.synchronize { @ticks.shift }
+          break unless tick
+
+          guard { tick.call }
+        end
+      end
+
+      # Timers due now; a periodic timer that re-adds itself waits for the next pass.
+      def run_timers
+        now = Native.now
+        while (timer = @lock.synchronize { @timers.next_due(now) })
+          guard { timer.fire }
+        end
+      end
+
+      def dispatch(event)
+        id, kind, *args = event
+        client = @clients[id]
+        return unless client
+
+        @lock.synchronize { @clients.delete(id) } if kind == CLOSE
+        guard { client.__send__(:receive, kind, args) }
+      end
+
+      # Runs a callback; its exception goes to the error handler, out of `run`, or to warn.
+      def guard
+        yield
+      rescue Exception => e # rubocop:disable Lint/RescueException
+        raise if e.is_a?(SystemExit) || e.is_a?(Interrupt) || e.is_a?(SignalException)
+
+        if @error_handler
+          @error_handler.call(e)
+        elsif @mode == :foreground && reactor_thread?
+          raise
+        else
+          warn "websocket-native: a callback raised #{e.class}: #{e.message}\n\t#{e.backtrace&.first(8)&.join("\n\t")}"
+        end
+      end
+
+      def check_fork
+        return if @pid == Process.pid
+
+        @pid = Process.pid
+        @thread = nil
+        @mode = nil
+        @stop = false
+        @ticks = []
+        @backlog = []
+        @timers = Timers.new
+        @clients.each_value do |client|
+          @ticks << -> { client.__send__(:inherited_by_fork) }
+        end
+        @clients = {}
+        start_background unless @ticks.empty?
+      end
+    end
+  end
+end
