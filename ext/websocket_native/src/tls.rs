@@ -321,12 +321,26 @@ fn explain_certificate(err: &CertificateError, presented: &Presented<'_>) -> Str
         CertificateError::NotValidForNameContext { presented: names, .. } => format!(
             "the server certificate is not valid for the name \"{}\"; it covers {}",
             presented.checked_name,
-            if names.is_empty() { "no names".to_string() } else { names.join(", ") }
+            if names.is_empty() {
+                "no names".to_string()
+            } else {
+                names.iter().map(|n| plain_name(n)).collect::<Vec<_>>().join(", ")
+            }
         ),
         CertificateError::Revoked => "the server certificate has been revoked".to_string(),
         CertificateError::BadSignature => "the server certificate has a bad signature".to_string(),
         other => format!("the server certificate was rejected: {other}"),
     }
+}
+
+/// rustls lists presented names as `DnsName("a.example")`; operators want `a.example`.
+fn plain_name(name: &str) -> &str {
+    for prefix in ["DnsName(\"", "IpAddress("] {
+        if let Some(inner) = name.strip_prefix(prefix) {
+            return inner.trim_end_matches(')').trim_end_matches('"');
+        }
+    }
+    name
 }
 
 /// `YYYY-MM-DD HH:MM:SS UTC` without a date crate.
@@ -363,6 +377,13 @@ mod tests {
             utc_date(UnixTime::since_unix_epoch(std::time::Duration::from_secs(1_709_251_199))),
             "2024-02-29 23:59:59 UTC"
         );
+    }
+
+    #[test]
+    fn strips_name_wrappers() {
+        assert_eq!(plain_name("DnsName(\"other.test\")"), "other.test");
+        assert_eq!(plain_name("IpAddress(10.0.0.1)"), "10.0.0.1");
+        assert_eq!(plain_name("plain"), "plain");
     }
 
     #[test]

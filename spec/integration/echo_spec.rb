@@ -1,0 +1,84 @@
+# frozen_string_literal: true
+
+require "spec_helper"
+
+RSpec.describe "messages through the project's echo server" do
+  let(:server) { Support::TestServer.instance }
+
+  it "round-trips text, binary and empty messages byte-exact, with the right encodings" do
+    text = "héllo wörld ✓"
+    binary = (0..255).to_a.pack("C*") * 3
+    sent = [text, binary, "", "".b]
+    _, log = record(server.url) do |ws, event, all|
+      sent.each { |m| ws.send(m) } if event == [:open]
+      ws.close if events_of(all, :message).size == sent.size
+    end
+    messages = events_of(log, :message).map(&:last)
+    expect(messages).to eq(sent)
+    expect(messages.map(&:encoding)).to eq([Encoding::UTF_8, Encoding::BINARY, Encoding::UTF_8, Encoding::BINARY])
+    expect(log.last).to eq([:close, 1000, "", true])
+  end
+
+  it "round-trips a 16 MiB binary message" do
+    big = Random.new(42).bytes(16 * 1024 * 1024)
+    _, log = record(server.url, limit: 60) do |ws, event|
+      ws.send(big) if event == [:open]
+      ws.close if event.first == :message
+    end
+    got = events_of(log, :message).first&.last
+    expect(got&.bytesize).to eq(big.bytesize)
+    expect(got == big).to be(true)
+  end
+
+  it "sends messages queued before open, in order, on open" do
+    log = []
+    ws = WebSocket::Native::Client.new(server.url)
+    50.times { |i| expect(ws.send("early #{i}")).to be(true) }
+    expect(ws.buffered_amount).to be > 0
+    ws.on(:message) do |e|
+      log << e.data
+      ws.close if log.size == 50
+    end
+    ws.on(:close) { WebSocket::Native.stop }
+    Timeout.timeout(20) { WebSocket::Native.run }
+    expect(log).to eq((0...50).map { |i| "early #{i}" })
+    expect(ws.buffered_amount).to eq(0)
+  end
+
+  it "negotiates a subprotocol" do
+    ws, log = record(server.url, %w[chat superchat]) { |c, event| c.close if event == [:open] }
+    expect(log.first).to eq([:open])
+    expect(ws.protocol).to eq("chat")
+    expect(ws.status).to eq(101)
+    expect(ws.headers["x-test-server"]).to eq("websocket-native")
+  end
+
+  it "fails the handshake when the server picks a subprotocol that was not offered" do
+    _, log = record(server.url("/echo?protocol=other"), %w[chat])
+    expect(log.first[0..1]).to eq([:error, log.first[1]])
+    expect(log.first[1]).to include('chose subprotocol "other", which the client did not offer (offered: chat)')
+    expect(log.first[2]).to eq(WebSocket::Native::HandshakeError)
+    expect(log.last[0..1]).to eq([:close, 1006])
+  end
+
+  it "sends custom headers with the upgrade request" do
+    _, log = record(server.url("/headers"), headers: { "Authorization" => "Bearer t", "X-Site" => "north-7" }) do |ws, event|
+      ws.close if event.first == :message
+    end
+    lines = events_of(log, :message).first.last.split("\n")
+    expect(lines).to include("Authorization: Bearer t", "X-Site: north-7", "Host: 127.0.0.1:#{server.port}")
+  end
+
+  it "answers a ping with the pong callback" do
+    pongs = []
+    record(server.url) do |ws, event|
+      if event == [:open]
+        ws.ping("abc") do
+          pongs << :pong
+          ws.close
+        end
+      end
+    end
+    expect(pongs).to eq([:pong])
+  end
+end

@@ -1,0 +1,135 @@
+# frozen_string_literal: true
+
+require "spec_helper"
+
+RSpec.describe "TLS through an SNI-gated nginx edge" do
+  let(:nginx) { Support::Nginx.instance }
+  let(:pki) { Support::PKI.instance }
+  let(:trusted) { { root_cert_file: pki.ca_file } }
+
+  around do |example|
+    # Pin the trust store for the client under test: the system bundle, which lacks the test CA.
+    saved = ENV.fetch("SSL_CERT_FILE", nil)
+    ENV["SSL_CERT_FILE"] = File.exist?("/etc/ssl/certs/ca-certificates.crt") ? "/etc/ssl/certs/ca-certificates.crt" : File::NULL
+    example.run
+  ensure
+    saved ? ENV["SSL_CERT_FILE"] = saved : ENV.delete("SSL_CERT_FILE")
+  end
+
+  def echo_once(url, **options)
+    record(url, **options) do |ws, event|
+      ws.send("through the edge") if event == [:open]
+      ws.close if event.first == :message
+    end.last
+  end
+
+  it "connects by host name: SNI is sent and nginx routes the handshake" do
+    log = echo_once(nginx.url, tls: trusted)
+    expect(log).to eq([[:open], [:message, "through the edge"], [:close, 1000, "", true]])
+  end
+
+  it "reports which name the edge saw in SNI" do
+    _, log = record(nginx.url("/headers"), tls: trusted) { |ws, event| ws.close if event.first == :message }
+    expect(log[1].last.split("\n")).to include("X-SNI: localhost", "Host: localhost")
+  end
+
+  it "fails with an SNI explanation for an IP URL without sni_hostname" do
+    log = echo_once(nginx.url(host: "127.0.0.1"), tls: trusted)
+    error = log.first
+    expect(error[0]).to eq(:error)
+    expect(error[2]).to eq(WebSocket::Native::TLSError)
+    expect(error[1]).to include("TLS handshake with 127.0.0.1:#{nginx.port} failed")
+    expect(error[1]).to include("alert unrecognized_name")
+    expect(error[1]).to include("No SNI was sent because the URL host 127.0.0.1 is an IP address")
+    expect(error[1]).to include("sni_hostname")
+    expect(log.last).to eq([:close, 1006, error[1], false])
+  end
+
+  it "connects to an IP URL when sni_hostname names the site" do
+    log = echo_once(nginx.url(host: "127.0.0.1"), tls: trusted.merge(sni_hostname: "app.test"))
+    expect(log).to eq([[:open], [:message, "through the edge"], [:close, 1000, "", true]])
+  end
+
+  it "rejects a certificate from a CA that is not trusted" do
+    log = echo_once(nginx.url)
+    expect(log.first[2]).to eq(WebSocket::Native::TLSError)
+    expect(log.first[1]).to include("the server certificate is not trusted")
+    expect(log.first[1]).to include("SSL_CERT_FILE=")
+    expect(log.first[1]).to include("root_cert_file")
+  end
+
+  it "rejects an untrusted certificate even when SSL_CERT_FILE is cleared" do
+    ENV.delete("SSL_CERT_FILE")
+    log = echo_once(nginx.url)
+    expect(log.first[1]).to include("the server certificate is not trusted")
+  end
+
+  it "connects with verify_peer: false and warns once per process" do
+    WebSocket::Native.instance_variable_get(:@warned).delete(:verify_peer)
+    expect do
+      2.times do
+        log = echo_once(nginx.url, tls: { verify_peer: false })
+        expect(log.last).to eq([:close, 1000, "", true])
+      end
+    end.to output(/\Awebsocket-native: tls verify_peer is false for wss:[^\n]*\n\z/).to_stderr
+  end
+
+  it "says when the certificate has expired" do
+    log = echo_once(nginx.url(host: "127.0.0.1"), tls: trusted.merge(sni_hostname: "expired.test"))
+    expect(log.first[1]).to match(/the server certificate expired on \d{4}-\d\d-\d\d .* UTC \(this box's clock says/)
+  end
+
+  it "says when the certificate is for another name" do
+    log = echo_once(nginx.url(host: "127.0.0.1"), tls: trusted.merge(sni_hostname: "wrongname.test"))
+    expect(log.first[1]).to include('the server certificate is not valid for the name "wrongname.test"; it covers other.test')
+  end
+
+  it "presents a client certificate when the server asks for one" do
+    cert, key = pki.client_cert("site-box")
+    without = echo_once(nginx.url(host: "127.0.0.1"), tls: trusted.merge(sni_hostname: "mtls.test"))
+    expect(without.first[0]).to eq(:error)
+    with = echo_once(nginx.url(host: "127.0.0.1"),
+                     tls: trusted.merge(sni_hostname: "mtls.test", cert_chain_file: cert, private_key_file: key))
+    expect(with).to eq([[:open], [:message, "through the edge"], [:close, 1000, "", true]])
+  end
+
+  it "explains a server that closes during the TLS handshake" do
+    server = TCPServer.new("127.0.0.1", 0)
+    thread = Thread.new do
+      2.times do
+        conn = server.accept
+        conn.readpartial(4096) # the ClientHello; closing after reading it gives a clean EOF
+        conn.close
+      end
+    end
+    log = echo_once("wss://localhost:#{server.addr[1]}/", tls: trusted)
+    expect(log.first[1]).to include("the server closed the connection during the handshake")
+    log = echo_once("wss://127.0.0.1:#{server.addr[1]}/", tls: trusted)
+    expect(log.first[1]).to include("No SNI was sent")
+  ensure
+    thread&.kill
+    server&.close
+  end
+
+  it "explains a plain HTTP server given a wss:// URL" do
+    server = TCPServer.new("127.0.0.1", 0)
+    thread = Thread.new do
+      conn = server.accept
+      conn.readpartial(4096)
+      conn.write("HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n")
+      sleep 0.5
+      conn.close
+    end
+    log = echo_once("wss://localhost:#{server.addr[1]}/", tls: trusted)
+    expect(log.first[1]).to include("the server did not answer with TLS (is this port plain HTTP? then use a ws:// URL)")
+  ensure
+    thread&.kill
+    server&.close
+  end
+
+  it "times out a port that never answers the TLS handshake, naming the step" do
+    log = echo_once("wss://localhost:#{Support::TestServer.instance.port}/echo", tls: trusted, connect_timeout: 3)
+    expect(log.first[2]).to eq(WebSocket::Native::TLSError)
+    expect(log.first[1]).to include("timed out after 3 s during the TLS handshake")
+  end
+end

@@ -1,0 +1,94 @@
+# frozen_string_literal: true
+
+require "openssl"
+require "tmpdir"
+
+module Support
+  # A throwaway CA and server certificates (EC P-256, fast to make), written to a temp directory.
+  class PKI
+    attr_reader :dir
+
+    def self.instance
+      @instance ||= new
+    end
+
+    def initialize
+      @dir = Dir.mktmpdir("websocket-native-pki")
+      at_exit { FileUtils.rm_rf(@dir) }
+      @serial = 0
+      @ca_key = OpenSSL::PKey::EC.generate("prime256v1")
+      @ca = make_ca
+      write("ca.pem", @ca.to_pem)
+      @other_ca_key = OpenSSL::PKey::EC.generate("prime256v1")
+    end
+
+    # @return [String] path of the CA certificate that signs every server certificate
+    def ca_file
+      path("ca.pem")
+    end
+
+    # Writes NAME.crt and NAME.key for these DNS names; returns [cert_path, key_path].
+    def server_cert(name, dns:, not_before: Time.now - 3600, not_after: Time.now + (30 * 86_400))
+      key = OpenSSL::PKey::EC.generate("prime256v1")
+      cert = leaf(key, "CN=#{dns.first}", not_before, not_after) do |ef, c|
+        c.add_extension(ef.create_extension("subjectAltName", dns.map { |d| "DNS:#{d}" }.join(","), false))
+        c.add_extension(ef.create_extension("extendedKeyUsage", "serverAuth", false))
+      end
+      [write("#{name}.crt", cert.to_pem), write("#{name}.key", key.to_pem)]
+    end
+
+    # A client certificate for mutual TLS; returns [cert_path, key_path].
+    def client_cert(name)
+      key = OpenSSL::PKey::EC.generate("prime256v1")
+      cert = leaf(key, "CN=#{name}", Time.now - 3600, Time.now + 86_400) do |ef, c|
+        c.add_extension(ef.create_extension("extendedKeyUsage", "clientAuth", false))
+      end
+      [write("#{name}.crt", cert.to_pem), write("#{name}.key", key.to_pem)]
+    end
+
+    def path(name)
+      File.join(@dir, name)
+    end
+
+    private
+
+    def write(name, text)
+      File.write(path(name), text)
+      path(name)
+    end
+
+    def base_cert(subject, key, not_before, not_after)
+      cert = OpenSSL::X509::Certificate.new
+      cert.version = 2
+      cert.serial = (@serial += 1)
+      cert.subject = OpenSSL::X509::Name.parse(subject)
+      cert.public_key = key
+      cert.not_before = not_before
+      cert.not_after = not_after
+      cert
+    end
+
+    def make_ca
+      cert = base_cert("/CN=websocket-native test CA", @ca_key, Time.now - 86_400, Time.now + (365 * 86_400))
+      cert.issuer = cert.subject
+      ef = OpenSSL::X509::ExtensionFactory.new(cert, cert)
+      cert.add_extension(ef.create_extension("basicConstraints", "CA:TRUE", true))
+      cert.add_extension(ef.create_extension("keyUsage", "keyCertSign,cRLSign", true))
+      cert.add_extension(ef.create_extension("subjectKeyIdentifier", "hash", false))
+      cert.sign(@ca_key, OpenSSL::Digest.new("SHA256"))
+      cert
+    end
+
+    def leaf(key, subject, not_before, not_after)
+      cert = base_cert("/#{subject.tr(',', '/')}", key, not_before, not_after)
+      cert.issuer = @ca.subject
+      ef = OpenSSL::X509::ExtensionFactory.new(@ca, cert)
+      cert.add_extension(ef.create_extension("basicConstraints", "CA:FALSE", true))
+      cert.add_extension(ef.create_extension("keyUsage", "digitalSignature", true))
+      cert.add_extension(ef.create_extension("authorityKeyIdentifier", "keyid", false))
+      yield ef, cert
+      cert.sign(@ca_key, OpenSSL::Digest.new("SHA256"))
+      cert
+    end
+  end
+end
