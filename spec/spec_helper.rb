@@ -1,6 +1,7 @@
 # frozen_string_literal: true
 
 $LOAD_PATH.unshift(File.expand_path("../lib", __dir__))
+require "tempfile"
 require "websocket/native"
 Dir[File.join(__dir__, "support", "*.rb")].sort.each { |f| require f }
 

@@ -1,0 +1,77 @@
+# frozen_string_literal: true
+
+require "spec_helper"
+
+RSpec.describe WebSocket::Native::Client, "arguments" do
+  let(:config_error) { WebSocket::Native::ConfigurationError }
+
+  def new_client(*args, **options)
+    described_class.new(*args, **options)
+  end
+
+  it "raises at once, before any I/O, for a malformed URL" do
+    expect { new_client("wss://bad host/") }.to raise_error(config_error, /"wss:\/\/bad host\/" is not a valid URL/)
+    expect { new_client(42) }.to raise_error(config_error, /url must be a String/)
+  end
+
+  it "names the scheme it wants" do
+    expect { new_client("https://app.example.com/") }.to raise_error(config_error, %r{must start with ws:// or wss:// \(got https://\)})
+    expect { new_client("app.example.com") }.to raise_error(config_error, /got no scheme/)
+  end
+
+  it "wants a host" do
+    expect { new_client("ws:///path") }.to raise_error(config_error, /has no host name/)
+  end
+
+  it "rejects an unknown option key and lists the known ones" do
+    expect { new_client("ws://127.0.0.1:1/", nil, timeout: 5) }
+      .to raise_error(config_error, /unknown option :timeout; known options are :connect_timeout/)
+    expect { new_client("ws://127.0.0.1:1/", nil, tls: { verify: false }) }.to raise_error(config_error, /unknown tls option :verify/)
+  end
+
+  it "rejects options of the wrong type" do
+    expect { new_client("ws://127.0.0.1:1/", nil, connect_timeout: "10") }
+      .to raise_error(config_error, /connect_timeout must be a positive number of seconds, not "10"/)
+    expect { new_client("ws://127.0.0.1:1/", nil, connect_timeout: -1) }.to raise_error(config_error, /connect_timeout/)
+    expect { new_client("ws://127.0.0.1:1/", nil, max_length: 1.5) }.to raise_error(config_error, /max_length must be a positive Integer/)
+    expect { new_client("ws://127.0.0.1:1/", nil, headers: "x") }.to raise_error(config_error, /headers must be a Hash/)
+    expect { new_client("ws://127.0.0.1:1/", nil, tls: { verify_peer: "no" }) }.to raise_error(config_error, /tls.verify_peer must be true or false/)
+    expect { new_client("ws://127.0.0.1:1/", 42) }.to raise_error(config_error, /subprotocol 42 must be a String token/)
+  end
+
+  it "rejects header injection and headers the client owns" do
+    expect { new_client("ws://127.0.0.1:1/", nil, headers: { "X-A" => "1\r\nEvil: 1" }) }.to raise_error(config_error, /line break/)
+    expect { new_client("ws://127.0.0.1:1/", nil, headers: { "Sec-WebSocket-Key" => "x" }) }.to raise_error(config_error, /set by the client itself/)
+    expect { new_client("ws://127.0.0.1:1/", nil, headers: { "Bad Name" => "x" }) }.to raise_error(config_error, /not a valid HTTP token/)
+  end
+
+  it "reads TLS files at once and says which one is wrong" do
+    expect { new_client("wss://127.0.0.1:1/", nil, tls: { root_cert_file: "/nonexistent/ca.pem" }) }
+      .to raise_error(config_error, %r{tls.root_cert_file /nonexistent/ca.pem cannot be read: No such file})
+    Tempfile.create("empty.pem") do |f|
+      expect { new_client("wss://127.0.0.1:1/", nil, tls: { root_cert_file: f.path }) }
+        .to raise_error(config_error, /holds no PEM certificate/)
+    end
+    expect { new_client("wss://127.0.0.1:1/", nil, tls: { cert_chain_file: Support::PKI.instance.ca_file }) }
+      .to raise_error(config_error, /must be given together/)
+  end
+
+  it "is a WebSocket::Native::Error and a StandardError" do
+    expect(config_error.ancestors).to include(WebSocket::Native::Error, StandardError)
+    error = (new_client("nope://x") rescue $!)
+    expect(error.step).to eq(:configuration)
+  end
+
+  it "validates send, ping and close arguments" do
+    ws = new_client(Support::TestServer.instance.url("/silent"))
+    expect { ws.send(42) }.to raise_error(ArgumentError, /send takes a String/)
+    expect { ws.send("\xff".dup.force_encoding("UTF-8")) }.to raise_error(ArgumentError, /must be valid UTF-8/)
+    expect { ws.send([1, 300]) }.to raise_error(ArgumentError, /bytes \(Integers 0..255\)/)
+    expect { ws.ping("x" * 126) }.to raise_error(ArgumentError, /at most 125 bytes/)
+    expect { ws.close(1001) }.to raise_error(ArgumentError, /1000 or 3000..4999, not 1001/)
+    expect { ws.close(4000, "x" * 124) }.to raise_error(ArgumentError, /at most 123 bytes/)
+    expect(ws.ping).to be(false) # not open yet
+    expect(ws.close).to be(true)
+    expect(ws.close).to be(false)
+  end
+end
