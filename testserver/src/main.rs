@@ -251,7 +251,10 @@ async fn handle(mut stream: TcpStream) -> std::io::Result<()> {
             let mut payload = code.to_be_bytes().to_vec();
             payload.extend_from_slice(reason.as_bytes());
             stream.write_all(&frame(0x8, &payload)).await?;
-            hold(stream).await
+            // Read the client's close reply, then hang up first, as RFC 6455 asks of servers.
+            let mut reply = [0u8; 256];
+            let _ = tokio::time::timeout(Duration::from_secs(5), stream.read(&mut reply)).await;
+            Ok(())
         }
         "/deaf" => hold(stream).await,
         _ => websocket(stream, req).await,

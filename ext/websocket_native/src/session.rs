@@ -20,6 +20,9 @@ use crate::dial::{self, seconds, Target};
 use crate::inbox::{Inbox, Kind, Step};
 use crate::transport::Transport;
 
+/// How long to wait for the server to close TCP after the close frames were exchanged.
+const CLOSE_GRACE: Duration = Duration::from_secs(1);
+
 type Sink = SplitSink<WebSocketStream<Transport>, Message>;
 type Source = SplitStream<WebSocketStream<Transport>>;
 
@@ -353,9 +356,10 @@ async fn read_loop(
                     None => (1005, String::new()),
                 };
                 peer_close = Some((code, reason));
-                if deadline.is_none() {
-                    deadline = Some(Instant::now() + timing.close_timeout);
-                }
+                // Both close frames are (or are about to be) exchanged: nothing more can arrive.
+                // Give the server a moment to hang up first, as RFC 6455 prefers, then finish.
+                let grace = Instant::now() + timing.close_timeout.min(CLOSE_GRACE);
+                deadline = Some(deadline.map_or(grace, |d| d.min(grace)));
             }
             None | Some(Err(WsError::ConnectionClosed)) | Some(Err(WsError::AlreadyClosed)) => {
                 return ended_without_error(peer_close, target)

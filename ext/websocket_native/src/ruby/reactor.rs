@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use magnus::{function, prelude::*, Error, IntoValue, RArray, RModule, Ruby, Value};
+use magnus::{function, prelude::*, Error, RArray, RModule, Ruby};
 
 use super::gvl::wait_without_gvl;
 use crate::inbox::{Event, Kind};
@@ -41,48 +41,58 @@ fn drain(ruby: &Ruby, max: usize, timeout: Option<f64>) -> Result<RArray, Error>
     Ok(out)
 }
 
+/// Builds `[conn_id, kind, *payload]`. Every Ruby object goes into the array as soon as it is
+/// made: a Ruby value held only in a Rust heap allocation is invisible to the GC and may be freed.
 fn to_ruby(ruby: &Ruby, event: Event) -> Result<RArray, Error> {
-    let id = event.conn.into_value_with(ruby);
-    let items: Vec<Value> = match event.kind {
+    let out = ruby.ary_new_capa(5);
+    out.push(event.conn)?;
+    match event.kind {
         Kind::Open {
             protocol,
             status,
             headers,
         } => {
+            out.push(OPEN)?;
+            out.push(ruby.str_new(&protocol))?;
+            out.push(status)?;
             let pairs = ruby.ary_new_capa(headers.len());
+            out.push(pairs)?;
             for (k, v) in headers {
-                pairs.push((ruby.str_new(&k), ruby.str_new(&v)))?;
+                let pair = ruby.ary_new_capa(2);
+                pairs.push(pair)?;
+                pair.push(ruby.str_new(&k))?;
+                pair.push(ruby.str_new(&v))?;
             }
-            vec![
-                id,
-                OPEN.into_value_with(ruby),
-                ruby.str_new(&protocol).as_value(),
-                status.into_value_with(ruby),
-                pairs.as_value(),
-            ]
         }
-        Kind::Text(t) => vec![id, TEXT.into_value_with(ruby), ruby.str_new(&t).as_value()],
-        Kind::Binary(b) => vec![id, BINARY.into_value_with(ruby), ruby.str_from_slice(&b).as_value()],
-        Kind::Pong(p) => vec![id, PONG.into_value_with(ruby), ruby.str_from_slice(&p).as_value()],
-        Kind::Error { step, message } => vec![
-            id,
-            ERROR.into_value_with(ruby),
-            ruby.str_new(step.name()).as_value(),
-            ruby.str_new(&message).as_value(),
-        ],
+        Kind::Text(t) => {
+            out.push(TEXT)?;
+            out.push(ruby.str_new(&t))?;
+        }
+        Kind::Binary(b) => {
+            out.push(BINARY)?;
+            out.push(ruby.str_from_slice(&b))?;
+        }
+        Kind::Pong(p) => {
+            out.push(PONG)?;
+            out.push(ruby.str_from_slice(&p))?;
+        }
+        Kind::Error { step, message } => {
+            out.push(ERROR)?;
+            out.push(ruby.str_new(step.name()))?;
+            out.push(ruby.str_new(&message))?;
+        }
         Kind::Close {
             code,
             reason,
             clean,
-        } => vec![
-            id,
-            CLOSE.into_value_with(ruby),
-            code.into_value_with(ruby),
-            ruby.str_new(&reason).as_value(),
-            clean.into_value_with(ruby),
-        ],
-    };
-    Ok(ruby.ary_new_from_values(&items))
+        } => {
+            out.push(CLOSE)?;
+            out.push(code)?;
+            out.push(ruby.str_new(&reason))?;
+            out.push(clean)?;
+        }
+    }
+    Ok(out)
 }
 
 /// Makes a waiting `drain` return now (stop, a new timer, a scheduled block).
