@@ -80,13 +80,14 @@ module WebSocket
         end
       end
 
-      # Sends a ping; the block runs when the matching pong arrives.
+      # Sends a ping (queued until open while connecting); the block runs when the matching pong
+      # arrives.
       # @param payload [String] at most 125 bytes
-      # @return [Boolean] false unless open
+      # @return [Boolean] false once closing or closed
       def ping(payload = "", &block)
         payload = payload.to_s.b
         raise ArgumentError, "a ping payload is at most 125 bytes, not #{payload.bytesize}" if payload.bytesize > 125
-        return false unless @ready_state == OPEN
+        return false if @ready_state >= CLOSING
 
         @pings[payload] = block if block
         @connection.ping(payload)

@@ -28,13 +28,10 @@ module WebSocket
       end
 
       %i[open message error close].each do |type|
+        # Sets the one `on<type>` handler; it runs before listeners added with {#on}.
         define_method(:"on#{type}=") do |handler|
-          setter_slots[type]&.then { |old| listeners_for(type).delete(old) }
           setter_slots[type] = handler
-          if handler
-            listeners_for(type) << handler
-            flush_kept(type)
-          end
+          flush_kept(type) if handler
         end
 
         define_method(:"on#{type}") { setter_slots[type] }
@@ -58,14 +55,18 @@ module WebSocket
         @kept_events ||= Hash.new { |h, k| h[k] = [] }
       end
 
-      # Calls the listeners of `event.type`, or keeps the event until one is attached.
+      # Calls the `on<type>` handler and the listeners of the event's type, or keeps the event
+      # until one is attached.
       def emit(event)
-        list = listeners_for(event.type)
-        if list.empty?
-          kept_events[event.type] << event
-        else
-          list.dup.each { |l| l.call(event) }
+        type = event.type.to_sym
+        slot = setter_slots[type]
+        list = listeners_for(type)
+        if slot.nil? && list.empty?
+          kept_events[type] << event
+          return
         end
+        slot&.call(event)
+        list.dup.each { |l| l.call(event) }
       end
 
       def flush_kept(type)

@@ -30,6 +30,7 @@ module WebSocket
         @stop = false
         @pending_stop = false
         @backlog = []
+        @stop_hooks = []
         @pid = Process.pid
       end
 
@@ -111,15 +112,22 @@ module WebSocket
 
       # Ends {#run} after the callback that is running; from any thread. Called when nothing runs
       # the reactor, it makes the next {#run} return as soon as its block and queued work are done.
-      def stop
+      def stop(remember: true)
         @lock.synchronize do
           if running?
             @stop = true
-          else
+          elsif remember
             @pending_stop = true
           end
         end
         Native.wake
+      end
+
+      # Blocks run on the reactor thread when {#run} is about to end (EM.add_shutdown_hook);
+      # cleared after they ran.
+      # @return [void]
+      def on_stop(&block)
+        @lock.synchronize { @stop_hooks << block }
       end
 
       # Forgets every timer and scheduled block (EventMachine does this when its loop ends).
@@ -156,6 +164,12 @@ module WebSocket
       end
 
       def release
+        # When run ends by an exception, the hooks still run (EventMachine runs them in ensure).
+        begin
+          run_stop_hooks
+        rescue Exception => e # rubocop:disable Lint/RescueException
+          warn "websocket-native: a shutdown hook raised #{e.class}: #{e.message}"
+        end
         @lock.synchronize do
           @thread = nil
           @mode = nil
@@ -196,6 +210,12 @@ module WebSocket
         turn until @stop
         # Deliver what is already queued with the callbacks of this run, as EventMachine does.
         run_ticks
+        run_stop_hooks
+      end
+
+      def run_stop_hooks
+        hooks = @lock.synchronize { @stop_hooks.slice!(0..) }
+        hooks.each { |hook| guard { hook.call } }
       end
 
       # One pass: scheduled blocks, due timers, then events (waiting for them when nothing is due).

@@ -1,0 +1,191 @@
+# frozen_string_literal: true
+
+module Faye
+  class WebSocket
+    # faye-websocket's client, backed by WebSocket::Native::Client. See the README's list of
+    # deliberate differences (messages, SNI for IP literals, timeouts, masked frames).
+    class Client
+      include API
+
+      CLOSE_ERROR = "Failed to execute 'close' on WebSocket: The code must be either 1000, or between 3000 and 4999."
+
+      @open = {}
+      @open_lock = Mutex.new
+      @hook_pending = false
+
+      class << self
+        # Clients not yet closed, so that EM.stop can close them as EventMachine does.
+        # @api private
+        def track(client, open)
+          @open_lock.synchronize do
+            open ? @open[client.object_id] = client : @open.delete(client.object_id)
+            install_stop_hook if open
+          end
+        end
+
+        private
+
+        def install_stop_hook
+          return if @hook_pending || !EventMachine.reactor_running?
+
+          @hook_pending = true
+          EventMachine.add_shutdown_hook do
+            clients = @open_lock.synchronize do
+              @hook_pending = false
+              @open.values
+            end
+            clients.each { |c| c.__send__(:reactor_stopped) }
+          end
+        end
+      end
+
+      # @return [String] the URL as given
+      attr_reader :url
+      # @return [Integer] CONNECTING, OPEN, CLOSING or CLOSED
+      attr_reader :ready_state
+      # @return [String] the chosen subprotocol, "" for none
+      attr_reader :protocol
+      # @return [Headers] the upgrade reply's headers
+      attr_reader :headers
+      # @return [Integer, nil] the upgrade reply's status
+      attr_reader :status
+
+      # Never raises for a bad URL or option, as faye: an :error event and a close (1006) follow.
+      # @param url [String] ws:// or wss:// URL
+      # @param protocols [String, Array<String>, nil] subprotocols, also "a, b"
+      # @param options [Hash] headers, extensions, max_length, ping, proxy, tls, binary_data_format
+      def initialize(url, protocols = nil, options = {})
+        @url = url
+        @ready_state = CONNECTING
+        @protocol = ""
+        @headers = Headers.new
+        @status = nil
+        protocols = protocols.split(/\s*,\s*/) if protocols.is_a?(String)
+        settings = NativeOptions.new(options)
+        @binary_data_format = settings.binary_data_format
+        @native = ::WebSocket::Native::Client.new(url, protocols, **settings.to_native) { |n| wire(n) }
+        self.class.track(self, true)
+      rescue ::WebSocket::Native::ConfigurationError => e
+        @ready_state = CLOSED
+        deliver do
+          dispatch_event(Event.create("error", message: e.message, error: e))
+          dispatch_event(Event.create("close", code: 1006, reason: e.message, was_clean: false))
+        end
+      end
+
+      # @return [String] "hybi-13"
+      def version
+        "hybi-13"
+      end
+
+      # @return [Integer] bytes given to {#send} and not yet written
+      def buffered_amount
+        @native ? @native.buffered_amount : 0
+      end
+
+      # A String goes as text (binary when its encoding is BINARY), an Array of bytes as binary,
+      # a Numeric as its text; anything else returns false, as faye.
+      # @return [Boolean]
+      def send(message)
+        return false if @ready_state > OPEN
+
+        case message
+        when Numeric then @native.send(message.to_s)
+        when String then @native.send(message)
+        when Array then @native.send(message.pack("C*").b)
+        else false
+        end
+      end
+
+      # @return [Boolean] false once closing or closed
+      def ping(message = "", &callback)
+        return false if @ready_state > OPEN
+
+        @native.ping(message.to_s, &callback)
+      end
+
+      # @param code [Integer] 1000 or 3000..4999
+      # @param reason [String]
+      # @return [Boolean] false when already closing or closed
+      # @raise [ArgumentError] with faye's message for any other code
+      def close(code = nil, reason = nil)
+        code ||= 1000
+        reason ||= ""
+        raise ArgumentError, "#{CLOSE_ERROR} #{code} is neither." unless code == 1000 || (code >= 3000 && code <= 4999)
+        return false if @ready_state >= CLOSING || @native.nil?
+
+        @ready_state = CLOSING
+        @native.close(code.to_i, reason)
+      end
+
+      # @return [String]
+      def inspect
+        "#<#{self.class.name} #{@url} ready_state=#{@ready_state}>"
+      end
+
+      private
+
+      def reactor
+        ::WebSocket::Native::Reactor.instance
+      end
+
+      def wire(native)
+        native.on(:open) { deliver { opened(native) } }
+        native.on(:message) { |e| deliver { message(e.data) } }
+        native.on(:error) { |e| @failure = e.error; deliver { failed(e) } }
+        native.on(:close) { |e| deliver { finalize(e.code, e.reason, e.was_clean) } }
+      end
+
+      # With the real EventMachine running, callbacks belong on its reactor thread.
+      def deliver(&block)
+        if EventMachine.respond_to?(:run_machine) && EventMachine.reactor_running?
+          EventMachine.schedule(&block)
+        else
+          block.call
+        end
+      end
+
+      def opened(native)
+        return unless @ready_state == CONNECTING
+
+        @protocol = native.protocol.to_s
+        @status = native.status
+        @headers = Headers.new.merge!(native.headers)
+        @ready_state = OPEN
+        dispatch_event(Event.create("open"))
+      end
+
+      def message(data)
+        return unless @ready_state == OPEN # faye drops messages that arrive while closing
+
+        data = data.bytes if data.encoding == Encoding::BINARY && @binary_data_format == :array
+        dispatch_event(Event.create("message", data: data))
+      end
+
+      # faye reports no error event for a link lost after open: only the close (1006).
+      def failed(event)
+        return if event.error.is_a?(::WebSocket::Native::ConnectionError) || @ready_state == CLOSED
+
+        dispatch_event(Event.create("error", message: event.message, error: event.error))
+      end
+
+      def finalize(code, reason, clean)
+        return if @ready_state == CLOSED
+
+        # faye closes a failed HTTP upgrade with 1002 and the reason.
+        code = 1002 if @failure.is_a?(::WebSocket::Native::HandshakeError)
+        @ready_state = CLOSED
+        self.class.track(self, false)
+        dispatch_event(Event.create("close", code: code, reason: reason, was_clean: clean))
+      end
+
+      # EM.stop with this client still open: close it as EventMachine does, with 1006.
+      def reactor_stopped
+        return if @ready_state == CLOSED
+
+        @native&.close
+        finalize(1006, "the reactor stopped (EM.stop) before the connection closed", false)
+      end
+    end
+  end
+end
