@@ -70,8 +70,10 @@ RSpec.describe WebSocket::Native::Client, "arguments" do
     expect { ws.ping("x" * 126) }.to raise_error(ArgumentError, /at most 125 bytes/)
     expect { ws.close(1001) }.to raise_error(ArgumentError, /1000 or 3000..4999, not 1001/)
     expect { ws.close(4000, "x" * 124) }.to raise_error(ArgumentError, /at most 123 bytes/)
-    expect(ws.ping).to be(false) # not open yet
+    expect(ws.ping).to be(true) # queued until open
     expect(ws.close).to be(true)
     expect(ws.close).to be(false)
+    expect(ws.ping).to be(false)
+    expect(ws.send("late")).to be(false)
   end
 end

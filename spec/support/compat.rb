@@ -1,0 +1,57 @@
+# frozen_string_literal: true
+
+require "open3"
+require "rbconfig"
+
+module Support
+  # Runs a faye-websocket scenario script in a fresh Ruby process against one implementation:
+  #   :faye        the real faye-websocket + EventMachine (when installed)
+  #   :native      websocket/native/faye with the built-in EventMachine stand-in
+  #   :native_em   websocket/native/faye with the real EventMachine loaded first
+  # The script prints one line per observation; lines are normalised where we differ on purpose.
+  module Compat
+    LIB = File.expand_path("../../lib", __dir__)
+
+    PRELUDE = <<~'RUBY'
+      case ENV.fetch("IMPL")
+      when "faye" then require "eventmachine"; require "faye/websocket"
+      when "native_em" then require "eventmachine"; require "websocket/native/faye"
+      else require "websocket/native/faye"
+      end
+      $stdout.sync = true
+      PORT = Integer(ENV.fetch("PORT"))
+      REFUSED = Integer(ENV.fetch("REFUSED"))
+      def url(path) = "ws://127.0.0.1:#{PORT}#{path}"
+      def log(*items) = puts(items.map(&:inspect).join(" "))
+      def watchdog(seconds = 10) = EM.add_timer(seconds) { log(:watchdog); EM.stop }
+      def trace(ws, name = "ws")
+        ws.on(:open) { |e| log(name, e.type, ws.ready_state) }
+        ws.on(:message) { |e| log(name, e.type, e.data, ws.ready_state) }
+        ws.on(:error) { |e| log(name, e.type, ws.ready_state) }
+        ws.on(:close) { |e| log(name, e.type, e.code, e.reason, ws.ready_state) }
+      end
+    RUBY
+
+    def self.faye_available?
+      return @faye_available if defined?(@faye_available)
+
+      @faye_available = system(RbConfig.ruby, "-e", 'require "eventmachine"; require "faye/websocket"',
+                               out: File::NULL, err: File::NULL)
+    end
+
+    # @return [Array<String>] the normalised lines the script printed
+    def self.run(impl, body, port:)
+      env = { "IMPL" => impl.to_s, "PORT" => port.to_s, "REFUSED" => ServerProcess.free_port.to_s }
+      script = "#{PRELUDE}\n#{body}\nlog(:exit)\n"
+      out, status = Open3.capture2e(env, RbConfig.ruby, "-I", LIB, "-e", script)
+      lines = out.lines.map(&:chomp).reject { |l| l.start_with?("websocket-native") || l.include?("warning:") }
+      lines << "exit status #{status.exitstatus}" unless status.success?
+      lines.map { |l| normalise(l) }
+    end
+
+    # Close reasons of failures are our own words (faye's were empty or terse): compare the codes.
+    def self.normalise(line)
+      line.sub(/("close" (1002|1006|1007|1009)) ".*?"( \d+)?\z/) { "#{Regexp.last_match(1)} \"<reason>\"#{Regexp.last_match(3)}" }
+    end
+  end
+end
