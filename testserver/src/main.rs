@@ -277,17 +277,27 @@ async fn websocket(stream: TcpStream, req: Request) -> std::io::Result<()> {
     let config = WebSocketConfig::default()
         .max_message_size(None)
         .max_frame_size(None);
-    let ws = WebSocketStream::from_partially_read(stream, req.rest.clone(), Role::Server, Some(config)).await;
+    let ws =
+        WebSocketStream::from_partially_read(stream, req.rest.clone(), Role::Server, Some(config))
+            .await;
     let (mut tx, mut rx) = ws.split();
     let to_io = |e: tokio_tungstenite::tungstenite::Error| std::io::Error::other(e.to_string());
     match req.path.as_str() {
         "/headers" => {
-            let lines: Vec<String> = req.headers.iter().map(|(k, v)| format!("{k}: {v}")).collect();
-            tx.send(Message::text(lines.join("\n"))).await.map_err(to_io)?;
+            let lines: Vec<String> = req
+                .headers
+                .iter()
+                .map(|(k, v)| format!("{k}: {v}"))
+                .collect();
+            tx.send(Message::text(lines.join("\n")))
+                .await
+                .map_err(to_io)?;
         }
         "/send" => {
             for i in 0..req.param("count", 10usize) {
-                tx.send(Message::text(format!("message {i}"))).await.map_err(to_io)?;
+                tx.send(Message::text(format!("message {i}")))
+                    .await
+                    .map_err(to_io)?;
             }
         }
         "/hello" => {

@@ -221,10 +221,7 @@ fn tcp_words(e: &io::Error) -> String {
 
 async fn tunnel(tcp: &mut TcpStream, proxy: &Proxy, target: &Target) -> Result<(), Failure> {
     let proxy_name = authority(&proxy.host, proxy.port);
-    let mut req = format!(
-        "CONNECT {0} HTTP/1.1\r\nHost: {0}\r\n",
-        target.authority()
-    );
+    let mut req = format!("CONNECT {0} HTTP/1.1\r\nHost: {0}\r\n", target.authority());
     for (k, v) in &proxy.headers {
         let _ = write!(req, "{k}: {v}\r\n");
     }
@@ -257,7 +254,9 @@ async fn tunnel(tcp: &mut TcpStream, proxy: &Proxy, target: &Target) -> Result<(
     if !head.rest.is_empty() {
         return fail(
             Step::Proxy,
-            format!("proxy {proxy_name} sent bytes after its CONNECT reply before the tunnel was used"),
+            format!(
+                "proxy {proxy_name} sent bytes after its CONNECT reply before the tunnel was used"
+            ),
         );
     }
     Ok(())
@@ -291,7 +290,10 @@ async fn handshake_tls(
                 checked_name: &name_text,
                 roots: &setup.roots,
             };
-            let why = match e.get_ref().and_then(|inner| inner.downcast_ref::<rustls::Error>()) {
+            let why = match e
+                .get_ref()
+                .and_then(|inner| inner.downcast_ref::<rustls::Error>())
+            {
                 Some(tls_err) => tls::explain(tls_err, &presented),
                 None => tls_io_words(&e, sni.is_none()),
             };
@@ -305,8 +307,12 @@ async fn handshake_tls(
 
 fn tls_io_words(e: &io::Error, no_sni: bool) -> String {
     let base = match e.kind() {
-        io::ErrorKind::UnexpectedEof => "the server closed the connection during the handshake".to_string(),
-        io::ErrorKind::ConnectionReset => "the server reset the connection during the handshake".to_string(),
+        io::ErrorKind::UnexpectedEof => {
+            "the server closed the connection during the handshake".to_string()
+        }
+        io::ErrorKind::ConnectionReset => {
+            "the server reset the connection during the handshake".to_string()
+        }
         _ => format!("{e}"),
     };
     if no_sni {
@@ -427,7 +433,12 @@ fn parse_head(head: &[u8]) -> Result<Reply, String> {
 
 fn upgrade_request(target: &Target, key: &str) -> String {
     let mut req = format!("GET {} HTTP/1.1\r\n", target.resource);
-    let has = |name: &str| target.headers.iter().any(|(k, _)| k.eq_ignore_ascii_case(name));
+    let has = |name: &str| {
+        target
+            .headers
+            .iter()
+            .any(|(k, _)| k.eq_ignore_ascii_case(name))
+    };
     if !has("host") {
         let name = target.presented_name();
         let host = if target.port == target.default_port() {
@@ -446,7 +457,11 @@ fn upgrade_request(target: &Target, key: &str) -> String {
         "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n"
     );
     if !target.protocols.is_empty() {
-        let _ = write!(req, "Sec-WebSocket-Protocol: {}\r\n", target.protocols.join(", "));
+        let _ = write!(
+            req,
+            "Sec-WebSocket-Protocol: {}\r\n",
+            target.protocols.join(", ")
+        );
     }
     for (k, v) in &target.headers {
         let _ = write!(req, "{k}: {v}\r\n");
@@ -493,7 +508,11 @@ fn check_reply(reply: &Reply, key: &str, target: &Target) -> Result<(), Failure>
     let bad = |why: String| {
         fail(
             Step::Http,
-            format!("WebSocket upgrade of {}{} failed: {why}", target.authority(), target.resource),
+            format!(
+                "WebSocket upgrade of {}{} failed: {why}",
+                target.authority(),
+                target.resource
+            ),
         )
     };
     if reply.status != 101 {

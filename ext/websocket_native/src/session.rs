@@ -188,7 +188,11 @@ pub async fn run(
                 .await;
             }
             let message = format!("{message}{lost}");
-            let step = if code == 1006 { Step::Connection } else { Step::WebSocket };
+            let step = if code == 1006 {
+                Step::Connection
+            } else {
+                Step::WebSocket
+            };
             report.error(step, &message);
             report.close(code, message, false);
         }
@@ -206,15 +210,16 @@ fn undelivered(shared: &Shared) -> String {
         return String::new();
     }
     let bytes = shared.buffered.load(Ordering::Acquire);
-    let (noun, verb) = if n == 1 { ("message", "was") } else { ("messages", "were") };
+    let (noun, verb) = if n == 1 {
+        ("message", "was")
+    } else {
+        ("messages", "were")
+    };
     format!("; {n} {noun} ({bytes} bytes) given to send {verb} not delivered")
 }
 
 /// Holds commands sent while connecting; returns when one of them is a close.
-async fn watch_for_close(
-    commands: &mut UnboundedReceiver<Command>,
-    early: &mut VecDeque<Command>,
-) {
+async fn watch_for_close(commands: &mut UnboundedReceiver<Command>, early: &mut VecDeque<Command>) {
     loop {
         match commands.recv().await {
             Some(Command::Close(..)) | None => return,
@@ -421,15 +426,27 @@ fn failure(e: WsError, target: &Target) -> Ending {
 
 fn protocol_words(p: &ProtocolError) -> String {
     match p {
-        ProtocolError::MaskedFrameFromServer => "it sent a masked frame (servers must not mask)".to_string(),
-        ProtocolError::NonZeroReservedBits => "it set reserved bits (RSV1-3) that no negotiated extension allows".to_string(),
-        ProtocolError::UnknownControlFrameType(op) | ProtocolError::UnknownDataFrameType(op) | ProtocolError::InvalidOpcode(op) => {
+        ProtocolError::MaskedFrameFromServer => {
+            "it sent a masked frame (servers must not mask)".to_string()
+        }
+        ProtocolError::NonZeroReservedBits => {
+            "it set reserved bits (RSV1-3) that no negotiated extension allows".to_string()
+        }
+        ProtocolError::UnknownControlFrameType(op)
+        | ProtocolError::UnknownDataFrameType(op)
+        | ProtocolError::InvalidOpcode(op) => {
             format!("it used the reserved opcode {op}")
         }
-        ProtocolError::ControlFrameTooBig => "it sent a control frame longer than 125 bytes".to_string(),
+        ProtocolError::ControlFrameTooBig => {
+            "it sent a control frame longer than 125 bytes".to_string()
+        }
         ProtocolError::FragmentedControlFrame => "it sent a fragmented control frame".to_string(),
-        ProtocolError::UnexpectedContinueFrame => "it sent a continuation frame with no message to continue".to_string(),
-        ProtocolError::ExpectedFragment(_) => "it started a new message before finishing the previous one".to_string(),
+        ProtocolError::UnexpectedContinueFrame => {
+            "it sent a continuation frame with no message to continue".to_string()
+        }
+        ProtocolError::ExpectedFragment(_) => {
+            "it started a new message before finishing the previous one".to_string()
+        }
         ProtocolError::InvalidCloseSequence => "it sent an invalid close frame".to_string(),
         other => other.to_string(),
     }

@@ -372,9 +372,16 @@ mod tests {
 
     #[test]
     fn formats_dates() {
-        assert_eq!(utc_date(UnixTime::since_unix_epoch(std::time::Duration::from_secs(0))), "1970-01-01 00:00:00 UTC");
         assert_eq!(
-            utc_date(UnixTime::since_unix_epoch(std::time::Duration::from_secs(1_709_251_199))),
+            utc_date(UnixTime::since_unix_epoch(std::time::Duration::from_secs(
+                0
+            ))),
+            "1970-01-01 00:00:00 UTC"
+        );
+        assert_eq!(
+            utc_date(UnixTime::since_unix_epoch(std::time::Duration::from_secs(
+                1_709_251_199
+            ))),
             "2024-02-29 23:59:59 UTC"
         );
     }
@@ -388,7 +395,13 @@ mod tests {
 
     #[test]
     fn names_alerts() {
-        assert_eq!(alert_name(AlertDescription::UnrecognisedName), "unrecognized_name");
-        assert_eq!(alert_name(AlertDescription::HandshakeFailure), "handshake_failure");
+        assert_eq!(
+            alert_name(AlertDescription::UnrecognisedName),
+            "unrecognized_name"
+        );
+        assert_eq!(
+            alert_name(AlertDescription::HandshakeFailure),
+            "handshake_failure"
+        );
     }
 }

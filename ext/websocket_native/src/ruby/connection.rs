@@ -93,7 +93,10 @@ impl Connection {
         if !runtime::is_current(self.pid) || self.shared.finished.load(Ordering::Acquire) {
             return false;
         }
-        let (weight, counted) = (cmd.weight(), matches!(cmd, Command::Text(_) | Command::Binary(_)));
+        let (weight, counted) = (
+            cmd.weight(),
+            matches!(cmd, Command::Text(_) | Command::Binary(_)),
+        );
         if counted {
             self.shared.pending.fetch_add(1, Ordering::AcqRel);
             self.shared.buffered.fetch_add(weight, Ordering::AcqRel);

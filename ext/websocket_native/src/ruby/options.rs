@@ -19,7 +19,10 @@ struct Reader<'a> {
 impl Reader<'_> {
     fn get<T: TryConvert>(&self, key: &str) -> Result<T, Error> {
         self.hash.fetch(self.ruby.to_symbol(key)).map_err(|e| {
-            config_error(self.ruby, format!("internal option {key} is missing or of the wrong type: {e}"))
+            config_error(
+                self.ruby,
+                format!("internal option {key} is missing or of the wrong type: {e}"),
+            )
         })
     }
 
@@ -27,9 +30,12 @@ impl Reader<'_> {
         let v: Option<f64> = self.get(key)?;
         match v {
             None => Ok(None),
-            Some(s) => Duration::try_from_secs_f64(s)
-                .map(Some)
-                .map_err(|_| config_error(self.ruby, format!("{key} must be a positive number of seconds, not {s}"))),
+            Some(s) => Duration::try_from_secs_f64(s).map(Some).map_err(|_| {
+                config_error(
+                    self.ruby,
+                    format!("{key} must be a positive number of seconds, not {s}"),
+                )
+            }),
         }
     }
 
@@ -89,7 +95,9 @@ pub fn read(ruby: &Ruby, hash: RHash) -> Result<(Target, Timing), Error> {
         ws_config,
     };
     let timing = Timing {
-        close_timeout: r.seconds("close_timeout")?.unwrap_or(Duration::from_secs(10)),
+        close_timeout: r
+            .seconds("close_timeout")?
+            .unwrap_or(Duration::from_secs(10)),
         ping_interval: r.seconds("ping")?,
     };
     Ok((target, timing))
