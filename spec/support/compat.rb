@@ -16,7 +16,7 @@ module Support
       case ENV.fetch("IMPL")
       when "faye" then require "eventmachine"; require "faye/websocket"
       when "native_em" then require "eventmachine"; require "websocket/native/faye"
-      else require "websocket/native/faye"
+      when "native" then require "websocket/native/faye"
       end
       $stdout.sync = true
       PORT = Integer(ENV.fetch("PORT"))
@@ -40,11 +40,14 @@ module Support
     end
 
     # @return [Array<String>] the normalised lines the script printed
-    def self.run(impl, body, port:)
-      env = { "IMPL" => impl.to_s, "PORT" => port.to_s, "REFUSED" => ServerProcess.free_port.to_s }
+    # @param impl [Symbol] :faye, :native, :native_em, or :none (the script requires what it wants)
+    # @param raw [Boolean] keep our one-time warnings in the output
+    def self.run(impl, body, port:, env: {}, raw: false)
+      env = env.merge("IMPL" => impl.to_s, "PORT" => port.to_s, "REFUSED" => ServerProcess.free_port.to_s)
       script = "#{PRELUDE}\n#{body}\nlog(:exit)\n"
       out, status = Open3.capture2e(env, RbConfig.ruby, "-I", LIB, "-e", script)
-      lines = out.lines.map(&:chomp).reject { |l| l.start_with?("websocket-native") || l.include?("warning:") }
+      lines = out.lines.map(&:chomp).reject { |l| l.include?("warning:") }
+      lines.reject! { |l| l.start_with?("websocket-native") } unless raw
       lines << "exit status #{status.exitstatus}" unless status.success?
       lines.map { |l| normalise(l) }
     end

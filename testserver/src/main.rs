@@ -310,6 +310,11 @@ async fn websocket(stream: TcpStream, req: Request) -> std::io::Result<()> {
         match msg {
             Ok(Message::Text(t)) => tx.send(Message::Text(t)).await.map_err(to_io)?,
             Ok(Message::Binary(b)) => tx.send(Message::Binary(b)).await.map_err(to_io)?,
+            // /pings reports each ping it gets (tungstenite answers the pong itself).
+            Ok(Message::Ping(p)) if req.path == "/pings" => {
+                let text = format!("ping {}", String::from_utf8_lossy(&p));
+                tx.send(Message::text(text)).await.map_err(to_io)?
+            }
             // tungstenite queues the close echo and flushes it as we keep polling.
             Ok(Message::Close(_)) if ignore_close => {
                 tokio::time::sleep(Duration::from_secs(60)).await;

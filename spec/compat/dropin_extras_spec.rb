@@ -1,0 +1,160 @@
+# frozen_string_literal: true
+
+require "spec_helper"
+
+# Drop-in and EventMachine stand-in behaviour that has no faye counterpart to compare with (our
+# additions and deliberate differences), or that needs the TLS edge or a proxy.
+RSpec.describe "faye drop-in and EventMachine stand-in, beyond the side-by-side scenarios" do
+  let(:port) { Support::TestServer.instance.port }
+  let(:nginx) { Support::Nginx.instance }
+  let(:env) { { "NGINX_PORT" => nginx.port.to_s, "CA_FILE" => Support::PKI.instance.ca_file } }
+
+  def run_native(code, impl: :native, raw: false)
+    Support::Compat.run(impl, code, port: port, env: env, raw: raw)
+  end
+
+  it "refuses to load after the real faye-websocket, and says what to do" do
+    skip "ruby-faye-websocket is not installed" unless Support::Compat.faye_available?
+    out = run_native(<<~'RUBY', impl: :none)
+      require "eventmachine"
+      require "faye/websocket"
+      begin
+        require "websocket/native/faye"
+      rescue LoadError => e
+        log e.message[/\Afaye-websocket is already loaded.*?instead of loading both/m] ? :clear : e.message
+      end
+    RUBY
+    expect(out).to eq([":clear", ":exit"])
+  end
+
+  it "answers a later require \"faye/websocket\" with the drop-in" do
+    out = run_native(<<~'RUBY')
+      log require("faye/websocket"), Faye::WebSocket::NATIVE_DROP_IN, defined?(EventMachine::Timer).to_s
+    RUBY
+    expect(out).to eq(['false true "constant"', ":exit"])
+  end
+
+  it "reports a bad URL or option as faye does (error, close 1006), with our words" do
+    out = run_native(<<~'RUBY')
+      EM.run do
+        ws = Faye::WebSocket::Client.new(url("/echo"), nil, timeout: 3)
+        log :state, ws.ready_state, ws.send("x")
+        ws.on(:error) { |e| log :error, e.message, e.error.class }
+        ws.on(:close) { |e| log :close, e.code; EM.stop }
+      end
+    RUBY
+    expect(out[0]).to eq(":state 3 false")
+    expect(out[1]).to start_with(':error "unknown option :timeout; faye-websocket options are')
+    expect(out[1]).to end_with("WebSocket::Native::ConfigurationError")
+    expect(out[2..]).to eq([":close 1006", ":exit"])
+  end
+
+  it "connects through the SNI edge with faye's tls options, ignoring (and naming) unknown ones" do
+    out = run_native(<<~'RUBY', raw: true)
+      EM.run do
+        watchdog
+        ws = Faye::WebSocket::Client.new("wss://127.0.0.1:#{ENV['NGINX_PORT']}/echo", nil,
+          tls: { root_cert_file: ENV["CA_FILE"], sni_hostname: "app.test", verify_peer: true, cipher_list: "HIGH" })
+        ws.on(:open) { ws.send("tls ok") }
+        ws.on(:message) { |e| log :got, e.data; ws.close }
+        ws.on(:close) { |e| log :close, e.code; EM.stop }
+      end
+    RUBY
+    expect(out).to eq([
+      "websocket-native (faye drop-in): tls option :cipher_list ignored: rustls picks TLS 1.2/1.3 and modern cipher suites itself",
+      ':got "tls ok"', ":close 1000", ":exit"
+    ])
+  end
+
+  it "presents a client certificate from cert_chain_file and private_key_file" do
+    cert, key = Support::PKI.instance.client_cert("faye-site")
+    out = run_native(<<~RUBY)
+      EM.run do
+        watchdog
+        ws = Faye::WebSocket::Client.new("wss://127.0.0.1:#{nginx.port}/echo", nil,
+          tls: { root_cert_file: ENV["CA_FILE"], sni_hostname: "mtls.test", cert_chain_file: "#{cert}", private_key_file: "#{key}" })
+        ws.on(:open) { log :open; ws.close }
+        ws.on(:close) { |e| log :close, e.code; EM.stop }
+      end
+    RUBY
+    expect(out).to eq([":open", ":close 1000", ":exit"])
+  end
+
+  it "uses the proxy option" do
+    proxy = Support::ConnectProxy.new
+    out = run_native(<<~RUBY)
+      EM.run do
+        watchdog
+        ws = Faye::WebSocket::Client.new(url("/hello"), nil, proxy: { origin: "#{proxy.url}", headers: { "User-Agent" => "site" } })
+        ws.on(:message) { |e| log :got, e.data; ws.close }
+        ws.on(:close) { |e| log :close, e.code; EM.stop }
+      end
+    RUBY
+    expect(out).to eq([':got "hello"', ":close 1000", ":exit"])
+    expect(proxy.requests.pop).to include("User-Agent: site")
+  ensure
+    proxy&.stop
+  end
+
+  it "pings every `ping:` seconds with counting payloads, and offers binary_data_format: :string" do
+    out = run_native(<<~'RUBY')
+      EM.run do
+        watchdog
+        ws = Faye::WebSocket::Client.new(url("/pings"), nil, ping: 0.1, binary_data_format: :string)
+        seen = []
+        ws.on(:open) { ws.send([1, 2, 255]) }
+        ws.on(:message) do |e|
+          seen << (e.data.encoding == Encoding::BINARY ? e.data.bytes : e.data)
+          ws.close if seen.size == 3
+        end
+        ws.on(:close) { log(*seen); EM.stop }
+      end
+    RUBY
+    expect(out).to eq(['[1, 2, 255] "ping 1" "ping 2"', ":exit"])
+  end
+
+  it "says once that extensions are not implemented" do
+    out = run_native(<<~'RUBY', raw: true)
+      Ext = Struct.new(:name)
+      EM.run do
+        watchdog
+        2.times { Faye::WebSocket::Client.new(url("/echo"), nil, extensions: [Ext.new("permessage-deflate")]) }
+        EM.add_timer(0.2) { EM.stop }
+      end
+    RUBY
+    expect(out).to eq([
+      "websocket-native (faye drop-in): WebSocket extensions are not implemented (permessage-deflate); " \
+      "messages are sent and received uncompressed", ":exit"
+    ])
+  end
+
+  it "EM stand-in: error_handler, defer errback, stopping?, nested run and run_block" do
+    out = run_native(<<~'RUBY')
+      EM.error_handler { |e| log :handled, e.message }
+      EM.run do
+        EM.next_tick { raise "in a tick" }
+        EM.defer(-> { raise "in defer" }, ->(_) { log :never }, ->(e) { log :errback, e.message })
+        EM.run { log :nested, EM.reactor_running? }
+        EM.add_timer(0.2) do
+          EM.stop_event_loop
+          log :stopping, EM.stopping?
+        end
+      end
+      log :after, EM.reactor_running?
+      EM.run_block { log :block }
+    RUBY
+    expect(out).to eq([":nested true", ':handled "in a tick"', ':errback "in defer"', ":stopping true",
+                       ":after false", ":block", ":exit"])
+  end
+
+  it "EM stand-in: without an error handler a callback's exception leaves EM.run" do
+    out = run_native(<<~'RUBY')
+      begin
+        EM.run { EM.defer(-> { raise "lost in defer" }) }
+      rescue RuntimeError => e
+        log :raised, e.message
+      end
+    RUBY
+    expect(out).to eq([':raised "lost in defer"', ":exit"])
+  end
+end
