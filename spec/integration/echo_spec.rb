@@ -90,3 +90,48 @@ RSpec.describe "messages through the project's echo server" do
     expect(pongs).to eq([:pong])
   end
 end
+
+RSpec.describe "writing" do
+  let(:server) { Support::TestServer.instance }
+
+  it "close goes out only after every queued message was written" do
+    big = "z" * (4 * 1024 * 1024)
+    _, log = record(server.url) do |ws, event|
+      if event == [:open]
+        ws.send(big)
+        ws.send("last")
+        ws.close(4000, "after the data")
+      end
+    end
+    expect(log.map { |e| e.first == :message ? [:message, e.last.bytesize] : e })
+      .to eq([[:open], [:message, big.bytesize], [:message, 4], [:close, 4000, "after the data", true]])
+  end
+
+  it "queues for a peer that stopped reading, visible in buffered_amount, without stalling callbacks" do
+    stalled = WebSocket::Native::Client.new(server.url("/stall?seconds=30"), nil, close_timeout: 0.5)
+    chunk = "s" * (1024 * 1024)
+    log = []
+    WebSocket::Native.run do
+      stalled.on(:open) do
+        16.times { stalled.send(chunk) }
+        other = WebSocket::Native::Client.new(server.url)
+        other.on(:open) { other.send("still responsive") }
+        other.on(:message) do |e|
+          log << e.data << stalled.buffered_amount
+          other.close
+        end
+        other.on(:close) { WebSocket::Native.stop }
+      end
+    end
+    expect(log[0]).to eq("still responsive")
+    expect(log[1]).to be > 4 * 1024 * 1024 # far more than socket buffers hold
+    expect(log[1]).to be <= 16 * 1024 * 1024
+    # The close deadline runs from close(), even though the frame cannot be written.
+    closed = Queue.new
+    stalled.on(:close) { |e| closed << [e.code, e.reason] }
+    stalled.close
+    code, reason = Timeout.timeout(10) { closed.pop }
+    expect(code).to eq(1006)
+    expect(reason).to match(/\Athe close frame could not be sent to 127.0.0.1:\d+ within 0.500 s \(close_timeout\) because the server stopped reading; the connection was dropped; \d+ messages \(\d+ bytes\) given to send were not delivered\z/)
+  end
+end

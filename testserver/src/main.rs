@@ -257,6 +257,11 @@ async fn handle(mut stream: TcpStream) -> std::io::Result<()> {
             Ok(())
         }
         "/deaf" => hold(stream).await,
+        // Never reads again: the client's writes pile up in the socket buffers.
+        "/stall" => {
+            tokio::time::sleep(Duration::from_secs(req.param("seconds", 60))).await;
+            Ok(())
+        }
         _ => websocket(stream, req).await,
     }
 }

@@ -8,7 +8,7 @@ use std::time::Duration;
 use futures_util::stream::{SplitSink, SplitStream};
 use futures_util::{SinkExt, StreamExt};
 use tokio::sync::mpsc::UnboundedReceiver;
-use tokio::sync::oneshot;
+use tokio::sync::{oneshot, Notify};
 use tokio::time::{sleep_until, Instant};
 use tokio_tungstenite::tungstenite::error::{CapacityError, ProtocolError};
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
@@ -59,6 +59,9 @@ pub struct Shared {
     pub pending: AtomicUsize,
     /// Set once the task has ended; later sends are refused.
     pub finished: AtomicBool,
+    /// Signalled by `close`: the close deadline runs from the request, not from when the frame
+    /// could be written (a peer that stopped reading would otherwise hold us forever).
+    pub close_requested: Notify,
 }
 
 impl Shared {
@@ -155,7 +158,7 @@ pub async fn run(
         timing,
         close_tx,
     ));
-    let ending = read_loop(source, &report, close_rx, timing, &target).await;
+    let ending = read_loop(source, &report, close_rx, timing, &target, &shared).await;
     // Anything the writer still holds was not delivered; stop it and count what is left.
     let _ = stop_tx.send(());
     let sink = match tokio::time::timeout(Duration::from_secs(1), &mut writer).await {
@@ -321,18 +324,24 @@ async fn read_loop(
     mut close_sent: oneshot::Receiver<()>,
     timing: Timing,
     target: &Target,
+    shared: &Shared,
 ) -> Ending {
     let mut peer_close: Option<(u16, String)> = None;
     let mut deadline: Option<Instant> = None;
     let mut waiting_close_sent = true;
+    let mut close_written = false;
+    let mut close_requested = false;
     loop {
         let next = tokio::select! {
             m = source.next() => m,
+            () = shared.close_requested.notified(), if !close_requested => {
+                close_requested = true;
+                deadline.get_or_insert(Instant::now() + timing.close_timeout);
+                continue;
+            }
             r = &mut close_sent, if waiting_close_sent => {
                 waiting_close_sent = false;
-                if r.is_ok() && deadline.is_none() {
-                    deadline = Some(Instant::now() + timing.close_timeout);
-                }
+                close_written = r.is_ok();
                 continue;
             }
             () = sleep_until(deadline.unwrap_or_else(Instant::now)), if deadline.is_some() => {
@@ -341,11 +350,7 @@ async fn read_loop(
                     Some((code, reason)) => Ending::Clean { code, reason },
                     None => Ending::Failed {
                         code: 1006,
-                        message: format!(
-                            "{} did not answer the close handshake within {} (close_timeout); the connection was dropped",
-                            target.authority(),
-                            seconds(timing.close_timeout)
-                        ),
+                        message: close_timeout_words(target, timing, close_written),
                     },
                 };
             }
@@ -377,6 +382,16 @@ async fn read_loop(
                 return failure(e, target);
             }
         }
+    }
+}
+
+fn close_timeout_words(target: &Target, timing: Timing, written: bool) -> String {
+    let limit = seconds(timing.close_timeout);
+    let authority = target.authority();
+    if written {
+        format!("{authority} did not answer the close handshake within {limit} (close_timeout); the connection was dropped")
+    } else {
+        format!("the close frame could not be sent to {authority} within {limit} (close_timeout) because the server stopped reading; the connection was dropped")
     }
 }
 

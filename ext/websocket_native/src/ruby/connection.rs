@@ -143,7 +143,11 @@ impl Connection {
 
     /// Starts the close handshake after every queued message has been written.
     fn close(&self, code: u16, reason: String) -> bool {
-        self.enqueue(Command::Close(code, reason))
+        let queued = self.enqueue(Command::Close(code, reason));
+        if queued {
+            self.shared.close_requested.notify_one();
+        }
+        queued
     }
 
     /// Bytes given to send that are not yet written to the socket.
