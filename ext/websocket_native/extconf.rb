@@ -3,7 +3,7 @@
 # Writes a Makefile that builds the Rust extension with cargo. Plain mkmf, no rb_sys gem:
 # `make` runs cargo and copies the library to websocket_native.so; `make install` puts it where
 # Ruby looks (lib/websocket/ in an installed gem) and, in a RubyGems build, deletes cargo's
-# target directory so the installed gem stays small.
+# target directory and the build copy of the library so the installed gem stays small.
 
 require "mkmf"
 require "rbconfig"
@@ -52,7 +52,7 @@ makefile = <<~MAKE
   \tcp $(DLLIB) "$(RUBYARCHDIR)/$(DLLIB)"
 
   install: install-so
-  \t@if [ "$(CARGO_TARGET_DIR)" = "$(DEFAULT_TARGET_DIR)" ]; then rm -rf "$(DEFAULT_TARGET_DIR)"; fi
+  \t@if [ "$(CARGO_TARGET_DIR)" = "$(DEFAULT_TARGET_DIR)" ]; then rm -rf "$(DEFAULT_TARGET_DIR)" $(DLLIB); fi
 
   clean:
   \trm -f $(DLLIB)

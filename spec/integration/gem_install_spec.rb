@@ -1,0 +1,42 @@
+# frozen_string_literal: true
+
+require "spec_helper"
+require "open3"
+require "rbconfig"
+require "tmpdir"
+
+# The path a site box takes: gem build, gem install (compiling with cargo through extconf.rb),
+# then require from the installed gem and connect. Takes a minute or two: it compiles cold.
+RSpec.describe "gem build and gem install" do
+  root = File.expand_path("../..", __dir__)
+
+  it "installs a small gem that loads and connects" do
+    Dir.mktmpdir("websocket-native-gem") do |dir|
+      gem_file = File.join(dir, "websocket-native.gem")
+      out, status = Open3.capture2e("gem", "build", "native.gemspec", "-o", gem_file, chdir: root)
+      expect(status).to be_success, out
+      env = { "CARGO_TARGET_DIR" => nil }
+      out, status = Open3.capture2e(env, "gem", "install", "--local", "--no-document",
+                                    "--install-dir", File.join(dir, "gems"), gem_file)
+      expect(status).to be_success, out
+
+      installed = Dir[File.join(dir, "gems", "gems", "websocket-native-*")].first
+      expect(Dir[File.join(installed, "**", "target")]).to be_empty
+      size = Dir[File.join(installed, "**", "*")].select { |f| File.file?(f) }.sum { |f| File.size(f) }
+      expect(size).to be < 5 * 1024 * 1024
+
+      script = <<~RUBY
+        require "websocket/native"
+        ws = WebSocket::Native::Client.new("#{Support::TestServer.instance.url('/hello')}")
+        ws.on(:message) { |e| puts "got " + e.data; ws.close }
+        ws.on(:close) { |e| puts "close " + e.code.to_s; WebSocket::Native.stop }
+        WebSocket::Native.run
+        puts $LOADED_FEATURES.grep(/websocket_native/).first
+      RUBY
+      out, status = Open3.capture2e({ "GEM_PATH" => File.join(dir, "gems"), "RUBYLIB" => nil },
+                                    RbConfig.ruby, "-e", script, chdir: dir)
+      expect(status).to be_success, out
+      expect(out.lines.map(&:chomp)).to eq(["got hello", "close 1000", File.join(installed, "lib/websocket/websocket_native.so")])
+    end
+  end
+end
