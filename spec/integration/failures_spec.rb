@@ -60,7 +60,8 @@ RSpec.describe "failures that explain themselves" do
 
   it "HTTP status other than 101, with the status line" do
     message = failure_of(server.url("/status?code=404"), WebSocket::Native::HandshakeError)
-    expect(message).to include('the server answered "HTTP/1.1 404 Test Status" instead of "101 Switching Protocols"')
+    expect(message).to include('the server answered "HTTP/1.1 404 Test Status" saying "no websocket here" ' \
+                               'instead of "101 Switching Protocols"')
     expect(message).to include("check the URL")
   end
 

@@ -484,6 +484,10 @@ async fn upgrade(mut transport: Transport, target: &Target) -> Result<Opened, Fa
         step: Step::Http,
         message: format!("WebSocket upgrade failed: {where_} sent a malformed HTTP reply: {e}"),
     })?;
+    if reply.status != 101 {
+        let body = body_start(&mut transport, head.rest, &reply).await;
+        return refused(&reply, &body, target);
+    }
     check_reply(&reply, &key, target)?;
     let protocol = reply
         .header("sec-websocket-protocol")
@@ -504,6 +508,75 @@ async fn upgrade(mut transport: Transport, target: &Target) -> Result<Opened, Fa
     })
 }
 
+/// How much of a refusal's body is read to quote it (the page often says why).
+const BODY_QUOTE: usize = 2048;
+
+/// The start of the reply body: what came with the head, plus what arrives within a moment.
+async fn body_start(transport: &mut Transport, mut body: Vec<u8>, reply: &Reply) -> Vec<u8> {
+    let length = reply
+        .header("content-length")
+        .and_then(|v| v.parse::<usize>().ok())
+        .unwrap_or(BODY_QUOTE);
+    let want = length.min(BODY_QUOTE);
+    let mut chunk = [0u8; 1024];
+    while body.len() < want {
+        match tokio::time::timeout(Duration::from_millis(500), transport.read(&mut chunk)).await {
+            Ok(Ok(n)) if n > 0 => body.extend_from_slice(&chunk[..n]),
+            _ => break,
+        }
+    }
+    body
+}
+
+/// One line that says what the refusal page says: an HTML title, or the first line of text.
+fn quote_body(body: &[u8]) -> Option<String> {
+    let text = String::from_utf8_lossy(body);
+    let lower = text.to_ascii_lowercase();
+    let line = match (lower.find("<title>"), lower.find("</title>")) {
+        (Some(a), Some(b)) if b > a + 7 => text[a + 7..b].to_string(),
+        _ => text
+            .lines()
+            .map(str::trim)
+            .find(|l| !l.is_empty() && !l.starts_with('<'))?
+            .to_string(),
+    };
+    let line: String = line.split_whitespace().collect::<Vec<_>>().join(" ");
+    let mut end = line.len().min(200);
+    while !line.is_char_boundary(end) {
+        end -= 1;
+    }
+    (!line.is_empty()).then(|| line[..end].to_string())
+}
+
+/// A reply other than 101: the status line, what the page says, and a hint.
+fn refused(reply: &Reply, body: &[u8], target: &Target) -> Result<Opened, Failure> {
+    let page = quote_body(body)
+        .map(|q| format!(" saying {q:?}"))
+        .unwrap_or_default();
+    let hint = match reply.status {
+        301 | 302 | 303 | 307 | 308 => match reply.header("location") {
+            Some(loc) => format!(" (a redirect to {loc}; this client does not follow redirects, so use that URL)"),
+            None => " (a redirect; this client does not follow redirects)".to_string(),
+        },
+        400 => " (the server did not accept the upgrade request; check the Host, the path, a client certificate the server may want, and any proxy in between)".to_string(),
+        401 | 403 => " (check the credentials or Origin sent in headers:)".to_string(),
+        404 => " (no WebSocket endpoint at this path; check the URL)".to_string(),
+        426 => " (the server wants another protocol version)".to_string(),
+        502..=504 => " (a proxy in front of the app could not reach it)".to_string(),
+        200 => " (the server treated it as a plain HTTP request; is WebSocket enabled at this path and on every proxy in between?)".to_string(),
+        _ => String::new(),
+    };
+    fail(
+        Step::Http,
+        format!(
+            "WebSocket upgrade of {}{} failed: the server answered \"{}\"{page} instead of \"101 Switching Protocols\"{hint}",
+            target.authority(),
+            target.resource,
+            reply.status_line
+        ),
+    )
+}
+
 fn check_reply(reply: &Reply, key: &str, target: &Target) -> Result<(), Failure> {
     let bad = |why: String| {
         fail(
@@ -515,25 +588,6 @@ fn check_reply(reply: &Reply, key: &str, target: &Target) -> Result<(), Failure>
             ),
         )
     };
-    if reply.status != 101 {
-        let hint = match reply.status {
-            301 | 302 | 303 | 307 | 308 => match reply.header("location") {
-                Some(loc) => format!(" (a redirect to {loc}; this client does not follow redirects, so use that URL)"),
-                None => " (a redirect; this client does not follow redirects)".to_string(),
-            },
-            400 => " (the server did not accept the upgrade request; check the Host, the path and any proxy in between)".to_string(),
-            401 | 403 => " (check the credentials or Origin sent in headers:)".to_string(),
-            404 => " (no WebSocket endpoint at this path; check the URL)".to_string(),
-            426 => " (the server wants another protocol version)".to_string(),
-            502..=504 => " (a proxy in front of the app could not reach it)".to_string(),
-            200 => " (the server treated it as a plain HTTP request; is WebSocket enabled at this path and on every proxy in between?)".to_string(),
-            _ => String::new(),
-        };
-        return bad(format!(
-            "the server answered \"{}\" instead of \"101 Switching Protocols\"{hint}",
-            reply.status_line
-        ));
-    }
     let upgrade = reply.header("upgrade").unwrap_or("");
     if !upgrade.eq_ignore_ascii_case("websocket") {
         return bad(format!(
@@ -579,4 +633,28 @@ fn check_reply(reply: &Reply, key: &str, target: &Target) -> Result<(), Failure>
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::quote_body;
+
+    #[test]
+    fn quotes_an_html_title() {
+        let page =
+            b"<html>\r\n<head><title>400 No required SSL certificate was sent</title></head>";
+        assert_eq!(
+            quote_body(page).as_deref(),
+            Some("400 No required SSL certificate was sent")
+        );
+    }
+
+    #[test]
+    fn quotes_the_first_text_line() {
+        assert_eq!(
+            quote_body(b"\n  no websocket here \nmore").as_deref(),
+            Some("no websocket here")
+        );
+        assert_eq!(quote_body(b"   "), None);
+    }
 }
