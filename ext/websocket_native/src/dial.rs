@@ -6,6 +6,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
+use futures_util::stream::{FuturesUnordered, StreamExt};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
@@ -184,15 +185,35 @@ fn dns_words(e: &io::Error) -> String {
     }
 }
 
+/// How long one address gets before the next one is tried alongside it (RFC 8305 suggests 250 ms).
+const NEXT_ADDRESS_DELAY: Duration = Duration::from_millis(250);
+
+/// Connects to the first address that answers. Families alternate and a new attempt starts every
+/// 250 ms while earlier ones are pending, so one black-holed address (often a broken IPv6 route)
+/// does not use up the whole connect_timeout.
 async fn connect(host: &str, addrs: &[SocketAddr]) -> Result<TcpStream, Failure> {
+    let mut queue = interleave_families(addrs).into_iter();
+    let mut pending = FuturesUnordered::new();
     let mut errors = Vec::new();
-    for addr in addrs {
-        match TcpStream::connect(addr).await {
-            Ok(s) => {
-                let _ = s.set_nodelay(true);
-                return Ok(s);
-            }
-            Err(e) => errors.push(format!("{addr}: {}", tcp_words(&e))),
+    // Each pass starts the next address: first, after a failure, or when the delay has passed.
+    loop {
+        if let Some(addr) = queue.next() {
+            pending.push(async move { (addr, TcpStream::connect(addr).await) });
+        }
+        if pending.is_empty() {
+            break;
+        }
+        let more = queue.len() > 0;
+        tokio::select! {
+            Some((addr, result)) = pending.next() => match result {
+                Ok(stream) => {
+                    let _ = stream.set_nodelay(true);
+                    return Ok(stream);
+                }
+                Err(e) => errors.push(format!("{addr}: {}", tcp_words(&e))),
+            },
+            () = tokio::time::sleep(NEXT_ADDRESS_DELAY), if more => {}
+            else => break,
         }
     }
     let shown = if host.parse::<IpAddr>().is_ok() {
@@ -204,6 +225,25 @@ async fn connect(host: &str, addrs: &[SocketAddr]) -> Result<TcpStream, Failure>
         Step::Tcp,
         format!("TCP connection{shown} failed: {}", errors.join("; ")),
     )
+}
+
+/// The resolver's order, but alternating address families, starting with the first one's.
+fn interleave_families(addrs: &[SocketAddr]) -> Vec<SocketAddr> {
+    let Some(first) = addrs.first() else {
+        return Vec::new();
+    };
+    let (mut same, mut other): (Vec<SocketAddr>, Vec<SocketAddr>) = addrs
+        .iter()
+        .copied()
+        .partition(|a| a.is_ipv6() == first.is_ipv6());
+    same.reverse();
+    other.reverse();
+    let mut out = Vec::with_capacity(addrs.len());
+    while !same.is_empty() || !other.is_empty() {
+        out.extend(same.pop());
+        out.extend(other.pop());
+    }
+    out
 }
 
 fn tcp_words(e: &io::Error) -> String {
@@ -637,7 +677,34 @@ fn check_reply(reply: &Reply, key: &str, target: &Target) -> Result<(), Failure>
 
 #[cfg(test)]
 mod tests {
-    use super::quote_body;
+    use super::{interleave_families, quote_body};
+    use std::net::SocketAddr;
+
+    #[test]
+    fn alternates_address_families() {
+        let parse = |s: &str| {
+            s.parse::<SocketAddr>()
+                .unwrap_or_else(|e| panic!("{s}: {e}"))
+        };
+        let given = [
+            "[::1]:80",
+            "[::2]:80",
+            "10.0.0.1:80",
+            "10.0.0.2:80",
+            "10.0.0.3:80",
+        ]
+        .map(parse);
+        let want = [
+            "[::1]:80",
+            "10.0.0.1:80",
+            "[::2]:80",
+            "10.0.0.2:80",
+            "10.0.0.3:80",
+        ]
+        .map(parse);
+        assert_eq!(interleave_families(&given), want.to_vec());
+        assert!(interleave_families(&[]).is_empty());
+    }
 
     #[test]
     fn quotes_an_html_title() {
