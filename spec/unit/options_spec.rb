@@ -19,6 +19,15 @@ RSpec.describe WebSocket::Native::Client, "arguments" do
     expect { new_client("app.example.com") }.to raise_error(config_error, /got no scheme/)
   end
 
+  it "fills in the default port of ws:// and wss:// (Ruby 3.1's URI knows neither)" do
+    expect(WebSocket::Native::Options.new("wss://app.example.com/socket", nil, {}).to_native)
+      .to include(port: 443, host: "app.example.com", resource: "/socket", secure: true)
+    expect(WebSocket::Native::Options.new("ws://app.example.com", nil, {}).to_native)
+      .to include(port: 80, resource: "/", secure: false)
+    expect(WebSocket::Native::Options.new("WSS://[::1]:8443/a?b=c", nil, {}).to_native)
+      .to include(port: 8443, host: "::1", resource: "/a?b=c", secure: true)
+  end
+
   it "wants a host" do
     expect { new_client("ws:///path") }.to raise_error(config_error, /has no host name/)
   end
@@ -31,8 +40,12 @@ RSpec.describe WebSocket::Native::Client, "arguments" do
 
   it "rejects options of the wrong type" do
     expect { new_client("ws://127.0.0.1:1/", nil, connect_timeout: "10") }
-      .to raise_error(config_error, /connect_timeout must be a positive number of seconds, not "10"/)
+      .to raise_error(config_error, /connect_timeout must be a number of seconds from 0.001 to one year \(31536000\), not "10"/)
     expect { new_client("ws://127.0.0.1:1/", nil, connect_timeout: -1) }.to raise_error(config_error, /connect_timeout/)
+    # Out of range for any clock: refused here instead of overflowing in the core.
+    expect { new_client("ws://127.0.0.1:1/", nil, close_timeout: 10**19) }.to raise_error(config_error, /close_timeout/)
+    expect { new_client("ws://127.0.0.1:1/", nil, ping: 1e-10) }.to raise_error(config_error, /ping/)
+    expect { new_client("ws://127.0.0.1:1/", nil, ping: Float::INFINITY) }.to raise_error(config_error, /ping/)
     expect { new_client("ws://127.0.0.1:1/", nil, max_length: 1.5) }.to raise_error(config_error, /max_length must be a positive Integer/)
     expect { new_client("ws://127.0.0.1:1/", nil, headers: "x") }.to raise_error(config_error, /headers must be a Hash/)
     expect { new_client("ws://127.0.0.1:1/", nil, tls: { verify_peer: "no" }) }.to raise_error(config_error, /tls.verify_peer must be true or false/)

@@ -47,12 +47,14 @@ module WebSocket
         @ready_state = CONNECTING
         @headers = {}
         @pings = {}
+        # ready_state changes from `close` (any thread) and from events (the reactor) one at a time.
+        @state_lock = Mutex.new
         Native.warn_once(:verify_peer, "websocket-native: tls verify_peer is false for #{url}; " \
                                        "the server's certificate is not checked") unless settings.verify_peer?
-        yield self if block_given?
         @id = reactor.register(self)
         begin
           @connection = Connection.open(@id, settings.to_native)
+          yield self if block_given?
         rescue Exception # rubocop:disable Lint/RescueException
           reactor.forget(@id)
           raise
@@ -105,10 +107,12 @@ module WebSocket
         end
         reason = utf8(reason)
         raise ArgumentError, "close reason is at most 123 bytes, not #{reason.bytesize}" if reason.bytesize > 123
-        return false if @ready_state >= CLOSING
 
-        @ready_state = CLOSING
-        @connection.close(code, reason)
+        @state_lock.synchronize do
+          return false if @ready_state >= CLOSING || !@connection.close(code, reason)
+
+          @ready_state = CLOSING
+        end
         true
       end
 
@@ -159,10 +163,8 @@ module WebSocket
         @protocol = protocol
         @status = status
         @headers = header_pairs.to_h { |k, v| [k.downcase, v] }
-        return unless @ready_state == CONNECTING
-
-        @ready_state = OPEN
-        emit(Event.new(:open))
+        opened = @state_lock.synchronize { @ready_state == CONNECTING && (@ready_state = OPEN) }
+        emit(Event.new(:open)) if opened
       end
 
       def failed(step, message)
@@ -170,7 +172,7 @@ module WebSocket
       end
 
       def closed(code, reason, clean)
-        @ready_state = CLOSED
+        @state_lock.synchronize { @ready_state = CLOSED }
         @pings.clear
         emit(Event.new(:close, code: code, reason: reason, was_clean: clean))
       end

@@ -17,6 +17,10 @@ module WebSocket
   end
 end
 
+# A later `require "eventmachine"` keeps this stand-in rather than loading a second EM over it:
+# to use the real one, require it before websocket/native/faye.
+$LOADED_FEATURES << "eventmachine.rb" unless $LOADED_FEATURES.include?("eventmachine.rb")
+
 # The EventMachine API subset that faye-websocket site code uses.
 module EventMachine
   # Timers fire on the reactor thread once, after `interval` seconds.
@@ -54,7 +58,7 @@ module EventMachine
     private
 
     def schedule
-      @entry = EventMachine.reactor.add_timer(@interval) { fire }
+      @entry = EventMachine.add_timer(@interval) { fire }
     end
 
     def fire
@@ -65,9 +69,35 @@ module EventMachine
     end
   end
 
+  # A timer or tick asked for before EM.run: it starts when the reactor does, as in EventMachine.
+  class Waiting
+    attr_reader :interval, :code
+
+    def initialize(interval, code)
+      @interval = interval
+      @code = code
+      @cancelled = false
+      @entry = nil
+    end
+
+    def start(reactor)
+      return if @cancelled
+
+      @entry = @interval ? reactor.add_timer(@interval) { @code.call } : reactor.schedule(&@code)
+    end
+
+    def cancel
+      @cancelled = true
+      @entry.cancel if @entry.respond_to?(:cancel)
+    end
+  end
+
   @defer_queue = Queue.new
   @defer_threads = []
+  @defer_idle = 0
+  @defer_lock = Mutex.new
   @threadpool_size = 20
+  @waiting = Queue.new
 
   class << self
     # @return [Integer] threads used by {.defer} (EventMachine's default is 20)
@@ -86,7 +116,10 @@ module EventMachine
         block&.call
         return
       end
-      reactor.run(&block)
+      reactor.run do
+        start_waiting
+        block&.call
+      end
       tail&.call
     ensure
       reactor.clear_scheduled unless reactor_running?
@@ -121,12 +154,13 @@ module EventMachine
       reactor.reactor_thread?
     end
 
-    # Runs the block on the reactor thread in a later pass; safe from any thread.
+    # Runs the block on the reactor thread in a later pass; safe from any thread. Before EM.run,
+    # it waits for the reactor to start.
     def next_tick(pr = nil, &block)
       code = pr || block
       raise ArgumentError, "no proc or block given" unless code
 
-      reactor.schedule(&code)
+      reactor_running? ? reactor.schedule(&code) : wait_for_run(nil, code)
     end
 
     # Runs the block now when called on the reactor thread, otherwise on it soon.
@@ -142,7 +176,7 @@ module EventMachine
       callback = code || block
       raise ArgumentError, "no proc or block given" unless callback
 
-      reactor.add_timer(interval.to_f) { callback.call }
+      reactor_running? ? reactor.add_timer(interval.to_f) { callback.call } : wait_for_run(interval.to_f, callback)
     end
 
     # @return [PeriodicTimer]
@@ -161,14 +195,18 @@ module EventMachine
       operation = op || block
       raise ArgumentError, "no operation given" unless operation
 
-      spawn_defer_thread if @defer_threads.size < @threadpool_size && @defer_queue.num_waiting.zero?
-      @defer_queue << [operation, callback, errback]
+      @defer_lock.synchronize do
+        @defer_threads.select!(&:alive?)
+        # Every queued job needs an idle thread of its own, or jobs that wait on each other deadlock.
+        spawn_defer_thread if @defer_idle <= @defer_queue.size && @defer_threads.size < @threadpool_size
+        @defer_queue << [operation, callback, errback]
+      end
       nil
     end
 
     # @return [Boolean] true when no deferred operation is queued or running
     def defers_finished?
-      @defer_queue.empty? && @defer_threads.all? { |t| t[:em_idle] }
+      @defer_lock.synchronize { @defer_queue.empty? && @defer_idle == @defer_threads.count(&:alive?) }
     end
 
     # Sets the block that receives exceptions raised by callbacks (instead of leaving run).
@@ -189,23 +227,38 @@ module EventMachine
 
     private
 
+    def wait_for_run(interval, code)
+      waiting = Waiting.new(interval, code)
+      @waiting << waiting
+      waiting
+    end
+
+    def start_waiting
+      @waiting.size.times { @waiting.pop(true).start(reactor) }
+    end
+
     def spawn_defer_thread
+      @defer_idle += 1
       thread = Thread.new do
         loop do
-          Thread.current[:em_idle] = true
           operation, callback, errback = @defer_queue.pop
-          Thread.current[:em_idle] = false
-          begin
-            result = operation.call
-            next_tick { callback.call(result) } if callback
-          rescue StandardError => e
-            # Without an errback the exception surfaces on the reactor, like one from a callback.
-            errback ? next_tick { errback.call(e) } : next_tick { raise e }
-          end
+          @defer_lock.synchronize { @defer_idle -= 1 }
+          run_deferred(operation, callback, errback)
+          @defer_lock.synchronize { @defer_idle += 1 }
         end
       end
       thread.name = "websocket-native defer"
       @defer_threads << thread
+    end
+
+    def run_deferred(operation, callback, errback)
+      result = operation.call
+      reactor.schedule { callback.call(result) } if callback
+    rescue Exception => e # rubocop:disable Lint/RescueException
+      raise if e.is_a?(SignalException) || e.is_a?(SystemExit)
+
+      # Without an errback the exception surfaces on the reactor, like one from a callback.
+      errback ? reactor.schedule { errback.call(e) } : reactor.schedule { raise e }
     end
   end
 end

@@ -41,6 +41,7 @@ module WebSocket
         @headers = check_headers(@options[:headers] || {})
         add_basic_auth(@headers, "Authorization", @uri)
         @proxy = check_proxy(@options[:proxy])
+        @native = native_hash
       end
 
       # @return [Boolean] true for wss://
@@ -55,6 +56,12 @@ module WebSocket
 
       # @return [Hash] what the native core reads (see ext/websocket_native/src/ruby/options.rs)
       def to_native
+        @native
+      end
+
+      private
+
+      def native_hash
         {
           secure: secure?, host: @uri.hostname, port: @uri.port, resource: resource,
           protocols: @protocols, headers: @headers,
@@ -72,8 +79,6 @@ module WebSocket
         }
       end
 
-      private
-
       def fail!(message)
         raise ConfigurationError, message
       end
@@ -90,6 +95,8 @@ module WebSocket
         end
         uri.scheme = uri.scheme.downcase
         fail!("#{url.inspect} has no host name") if uri.hostname.nil? || uri.hostname.empty?
+        # Ruby < 3.3's URI knows no ws/wss default port.
+        uri.port ||= uri.scheme == "wss" ? 443 : 80
         fail!("#{url.inspect} has port #{uri.port}, which is not a TCP port") unless (1..65_535).cover?(uri.port)
         uri
       end
@@ -182,9 +189,14 @@ module WebSocket
         headers << [name, "Basic #{[credentials].pack('m0')}"]
       end
 
+      # Durations are checked here so the core never sees one it cannot add to a clock.
+      SECONDS = (0.001..(365 * 86_400)).freeze
+
       def seconds(key)
         value = @options[key]
-        fail!("#{key} must be a positive number of seconds, not #{value.inspect}") unless value.is_a?(Numeric) && value.positive? && value.finite?
+        unless value.is_a?(Numeric) && SECONDS.cover?(value)
+          fail!("#{key} must be a number of seconds from 0.001 to one year (#{SECONDS.max.to_i}), not #{value.inspect}")
+        end
         value.to_f
       end
 

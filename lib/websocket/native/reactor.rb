@@ -23,7 +23,7 @@ module WebSocket
         @lock = Mutex.new
         @clients = {}
         @next_id = 0
-        @ticks = []
+        @ticks = Thread::Queue.new # pushing to a Queue is allowed in a signal trap; a Mutex is not
         @timers = Timers.new
         @thread = nil
         @mode = nil
@@ -41,7 +41,7 @@ module WebSocket
           check_fork
           @next_id += 1
           @clients[@next_id] = client
-          start_background unless @thread
+          start_background unless reactor_alive?
           @next_id
         end
       end
@@ -56,13 +56,18 @@ module WebSocket
         @clients.size
       end
 
-      # Runs a block on the reactor thread soon (EM.next_tick / EM.schedule); safe from any thread.
+      # Runs a block on the reactor thread soon (EM.next_tick / EM.schedule); safe from any
+      # thread and from a signal trap.
       # @return [void]
       def schedule(&block)
-        @lock.synchronize do
-          check_fork
-          @ticks << block
-          start_background unless @thread
+        @ticks << block
+        begin
+          @lock.synchronize do
+            check_fork
+            start_background unless reactor_alive?
+          end
+        rescue ThreadError
+          nil # in a trap: a running reactor picks the block up; none is started from here
         end
         Native.wake
       end
@@ -72,7 +77,7 @@ module WebSocket
       def add_timer(seconds, &block)
         entry = @lock.synchronize do
           check_fork
-          start_background unless @thread
+          start_background unless reactor_alive?
           @timers.add(seconds, &block)
         end
         Native.wake
@@ -102,23 +107,24 @@ module WebSocket
           return
         end
         take_over
+        normally = false
         begin
-          @ticks.unshift(block) if block
+          guard(&block) if block
           loop_until_stopped
+          normally = true
         ensure
-          release
+          release(normally)
         end
       end
 
-      # Ends {#run} after the callback that is running; from any thread. Called when nothing runs
-      # the reactor, it makes the next {#run} return as soon as its block and queued work are done.
+      # Ends {#run} after the callback that is running; from any thread and from a signal trap
+      # (so it takes no lock). Called when nothing runs the reactor, it makes the next {#run}
+      # return as soon as its block and queued work are done (unless remember: false).
       def stop(remember: true)
-        @lock.synchronize do
-          if running?
-            @stop = true
-          elsif remember
-            @pending_stop = true
-          end
+        if running?
+          @stop = true
+        elsif remember
+          @pending_stop = true
         end
         Native.wake
       end
@@ -132,10 +138,8 @@ module WebSocket
 
       # Forgets every timer and scheduled block (EventMachine does this when its loop ends).
       def clear_scheduled
-        @lock.synchronize do
-          @ticks.clear
-          @timers.clear
-        end
+        @ticks.clear
+        @lock.synchronize { @timers.clear }
       end
 
       # Called in a forked child: the parent's threads and connections are not ours.
@@ -160,10 +164,16 @@ module WebSocket
         return unless previous
 
         Native.wake
-        previous.join
+        begin
+          previous.join
+        rescue Exception # rubocop:disable Lint/RescueException
+          nil # the old background thread's failure was reported when it happened
+        end
       end
 
-      def release
+      # After a normal end, whatever is left (open clients, their events) goes on in the
+      # background. After an exception, queued events wait for the next run, as DESIGN.md says.
+      def release(normally)
         # When run ends by an exception, the hooks still run (EventMachine runs them in ensure).
         begin
           run_stop_hooks
@@ -174,8 +184,12 @@ module WebSocket
           @thread = nil
           @mode = nil
           @stop = false
-          start_background unless idle?
+          start_background if normally && !idle?
         end
+      end
+
+      def reactor_alive?
+        @thread&.alive?
       end
 
       def idle?
@@ -202,7 +216,18 @@ module WebSocket
           end
           return if done
 
-          turn
+          begin
+            turn
+          rescue StandardError, ScriptError => e
+            report(e) # guard reports callback errors; this is the reactor's own, never fatal
+          end
+        end
+      ensure
+        @lock.synchronize do
+          if @thread == Thread.current
+            @thread = nil
+            @mode = nil
+          end
         end
       end
 
@@ -225,8 +250,8 @@ module WebSocket
         return if @stop || (@mode == :background && @thread != Thread.current)
 
         @backlog = Native.drain(BATCH, wait_time) if @backlog.empty?
-        # Shift one at a time: when a callback raises out of `run`, the rest stay queued.
-        dispatch(@backlog.shift) until @backlog.empty?
+        # One at a time: after `stop`, or when a callback raises out of `run`, the rest stay queued.
+        dispatch(@backlog.shift) until @backlog.empty? || @stop
       end
 
       def wait_time
@@ -239,11 +264,12 @@ module WebSocket
 
       # Blocks scheduled before this pass; those they schedule run in the next pass.
       def run_ticks
-        count = @lock.synchronize { @ticks.size }
-        count.times do
-          tick = @lock.synchronize { @ticks.shift }
-          break unless tick
-
+        @ticks.size.times do
+          tick = begin
+            @ticks.pop(true)
+          rescue ThreadError
+            break
+          end
           guard { tick.call }
         end
       end
@@ -269,15 +295,26 @@ module WebSocket
       def guard
         yield
       rescue Exception => e # rubocop:disable Lint/RescueException
-        raise if e.is_a?(SystemExit) || e.is_a?(Interrupt) || e.is_a?(SignalException)
+        raise if e.is_a?(SystemExit) || e.is_a?(SignalException)
 
-        if @error_handler
-          @error_handler.call(e)
-        elsif @mode == :foreground && reactor_thread?
-          raise
-        else
-          warn "websocket-native: a callback raised #{e.class}: #{e.message}\n\t#{e.backtrace&.first(8)&.join("\n\t")}"
+        handler = @error_handler
+        return report(e) unless handler
+
+        begin
+          handler.call(e)
+        rescue Exception => e2 # rubocop:disable Lint/RescueException
+          raise if e2.is_a?(SystemExit) || e2.is_a?(SignalException)
+
+          report(e2)
         end
+      end
+
+      # Out of `run` on the foreground reactor (EventMachine's behaviour); printed on the background one.
+      def report(error)
+        raise error if @mode == :foreground && reactor_thread?
+
+        warn "websocket-native: a callback raised #{error.class}: #{error.message}\n\t" \
+             "#{error.backtrace&.first(8)&.join("\n\t")}"
       end
 
       def check_fork
@@ -287,7 +324,7 @@ module WebSocket
         @thread = nil
         @mode = nil
         @stop = false
-        @ticks = []
+        @ticks = Thread::Queue.new
         @backlog = []
         @timers = Timers.new
         @clients.each_value do |client|

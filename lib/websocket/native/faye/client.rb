@@ -114,8 +114,10 @@ module Faye
         raise ArgumentError, "#{CLOSE_ERROR} #{code} is neither." unless code == 1000 || (code >= 3000 && code <= 4999)
         return false if @ready_state >= CLOSING || @native.nil?
 
-        @ready_state = CLOSING
-        @native.close(code.to_i, reason)
+        # The native close checks the reason first; only an accepted close changes the state.
+        closing = @native.close(code.to_i, reason)
+        @ready_state = CLOSING if closing
+        closing
       end
 
       # @return [String]
@@ -162,9 +164,10 @@ module Faye
         dispatch_event(Event.create("message", data: data))
       end
 
-      # faye reports no error event for a link lost after open: only the close (1006).
+      # faye reports no error event for a link lost after open (only the close, 1006), and none
+      # once closing.
       def failed(event)
-        return if event.error.is_a?(::WebSocket::Native::ConnectionError) || @ready_state == CLOSED
+        return if event.error.is_a?(::WebSocket::Native::ConnectionError) || @ready_state >= CLOSING
 
         dispatch_event(Event.create("error", message: event.message, error: event.error))
       end
