@@ -1,5 +1,6 @@
 # frozen_string_literal: true
 
+require "io/wait"
 require_relative "native/version"
 require_relative "native/errors"
 require_relative "websocket_native"

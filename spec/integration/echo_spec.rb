@@ -132,6 +132,6 @@ RSpec.describe "writing" do
     stalled.close
     code, reason = Timeout.timeout(10) { closed.pop }
     expect(code).to eq(1006)
-    expect(reason).to match(/\Athe close frame could not be sent to 127.0.0.1:\d+ within 0.500 s \(close_timeout\) because the server stopped reading; the connection was dropped; \d+ messages \(\d+ bytes\) given to send were not delivered\z/)
+    expect(reason).to match(/\Athe close frame could not be sent to 127.0.0.1:\d+: the server read nothing for 0.500 s \(close_timeout\) with data still queued; the connection was dropped; \d+ messages \(\d+ bytes\) given to send were not delivered\z/)
   end
 end

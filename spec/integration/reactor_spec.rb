@@ -167,3 +167,81 @@ RSpec.describe "the reactor, threads, lifetimes and fork" do
     expect(parent_log).to eq(["after fork"])
   end
 end
+
+RSpec.describe "the reactor under stress from user code" do
+  let(:server) { Support::TestServer.instance }
+  let(:lib) { File.expand_path("../../lib", __dir__) }
+
+  def ruby_script(script)
+    out, status = Open3.capture2e(RbConfig.ruby, "-I", lib, "-e", script)
+    [out, status]
+  end
+
+  it "stops from a signal trap (WebSocket::Native.stop and the stand-in's EM.stop)" do
+    out, = ruby_script(<<~RUBY)
+      require "websocket/native/eventmachine"
+      trap("TERM") { WebSocket::Native.stop }
+      Thread.new { sleep 0.3; Process.kill("TERM", Process.pid) }
+      WebSocket::Native.run { WebSocket::Native::Client.new("#{server.url('/deaf')}") }
+      puts "native run returned"
+      trap("TERM") { EM.stop }
+      Thread.new { sleep 0.3; Process.kill("TERM", Process.pid) }
+      EM.run { EM.add_periodic_timer(1) {} }
+      puts "EM.run returned"
+    RUBY
+    expect(out).to eq("native run returned\nEM.run returned\n")
+  end
+
+  it "keeps the background reactor alive when an error handler itself raises" do
+    reactor = WebSocket::Native::Reactor.instance
+    reactor.error_handler = ->(e) { raise "handler failed: #{e.message}" }
+    got = Queue.new
+    a = nil
+    expect do
+      a = WebSocket::Native::Client.new(server.url) { |c| c.on(:open) { raise "boom" } }
+      sleep 0.5
+    end.to output(/handler failed: boom/).to_stderr
+    b = WebSocket::Native::Client.new(server.url)
+    b.on(:open) { got << :open }
+    expect(Timeout.timeout(5) { got.pop }).to eq(:open)
+    a.close
+    b.close
+  ensure
+    reactor.error_handler = nil
+  end
+
+  it "exits the process when a background callback calls exit" do
+    out, status = ruby_script(<<~RUBY)
+      require "websocket/native"
+      ws = WebSocket::Native::Client.new("#{server.url('/hello')}")
+      ws.on(:message) { exit 3 }
+      sleep 10
+      puts "still here"
+    RUBY
+    expect([out, status.exitstatus]).to eq(["", 3])
+  end
+
+  it "after a callback raised out of run, dispatches nothing until the next run, and stop takes effect at once" do
+    out, = ruby_script(<<~RUBY)
+      require "websocket/native"
+      seen = []
+      begin
+      WebSocket::Native.run do
+        ws = WebSocket::Native::Client.new("#{server.url('/send?count=50')}")
+        ws.on(:message) do |e|
+          seen << [e.data, Thread.current == Thread.main]
+          raise "first" if seen.size == 1
+          WebSocket::Native.stop if seen.size == 5
+        end
+        sleep 0.3 # let all 50 arrive, so they are drained as one batch
+      end
+      rescue RuntimeError
+      end
+      sleep 0.5
+      puts "after raise: " + seen.size.to_s
+      WebSocket::Native.run
+      puts "after stop: " + seen.size.to_s + " on main: " + seen.all?(&:last).to_s
+    RUBY
+    expect(out).to eq("after raise: 1\nafter stop: 5 on main: true\n")
+  end
+end

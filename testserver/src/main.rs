@@ -171,6 +171,15 @@ async fn handle(mut stream: TcpStream) -> std::io::Result<()> {
     };
     let path = req.path.clone();
     match path.as_str() {
+        "/status" if req.query.contains_key("chunked") => {
+            let page = "<title>Site blocked</title>";
+            let resp = format!(
+                "HTTP/1.1 403 Forbidden\r\nTransfer-Encoding: chunked\r\n\r\n{:x}\r\n{page}\r\n0\r\n\r\n",
+                page.len()
+            );
+            stream.write_all(resp.as_bytes()).await?;
+            return Ok(());
+        }
         "/status" => {
             let code: u16 = req.param("code", 404);
             let body = "no websocket here\n";
@@ -257,6 +266,18 @@ async fn handle(mut stream: TcpStream) -> std::io::Result<()> {
             Ok(())
         }
         "/deaf" => hold(stream).await,
+        // Reads slowly (`kib` KiB every 100 ms), never answers: a slow but live reader.
+        "/slow-read" => {
+            let per_tick = req.param("kib", 64usize) * 1024;
+            let mut buf = vec![0u8; per_tick];
+            loop {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                match tokio::time::timeout(Duration::from_secs(30), stream.read(&mut buf)).await {
+                    Ok(Ok(0)) | Ok(Err(_)) | Err(_) => return Ok(()),
+                    Ok(Ok(_)) => {}
+                }
+            }
+        }
         // Never reads again: the client's writes pile up in the socket buffers.
         "/stall" => {
             tokio::time::sleep(Duration::from_secs(req.param("seconds", 60))).await;
@@ -307,6 +328,15 @@ async fn websocket(stream: TcpStream, req: Request) -> std::io::Result<()> {
         }
         "/hello" => {
             tx.send(Message::text("hello")).await.map_err(to_io)?;
+        }
+        // Sends `count` messages of `size` bytes as fast as the client reads them.
+        "/flood" => {
+            let payload = vec![b'f'; req.param("size", 1024usize)];
+            for _ in 0..req.param("count", 10usize) {
+                tx.send(Message::binary(payload.clone()))
+                    .await
+                    .map_err(to_io)?;
+            }
         }
         _ => {}
     }

@@ -107,8 +107,14 @@ fn timeout_words(target: &Target, step: Step) -> String {
         Step::Http => "the server finished TLS/TCP but did not answer the upgrade request in full; check that the URL points at a WebSocket endpoint",
         Step::WebSocket | Step::Connection => "the server did not answer",
     };
+    let proxy = match (&target.proxy, step) {
+        (Some(p), Step::Dns | Step::Tcp) => {
+            format!(" to the proxy {}", authority(&p.host, p.port))
+        }
+        _ => String::new(),
+    };
     format!(
-        "Opening {} timed out after {} during {} ({hint}). The limit is the connect_timeout option.",
+        "Opening {} timed out after {} during {}{proxy} ({hint}). The limit is the connect_timeout option.",
         target.authority(),
         seconds(target.open_timeout),
         step.describe()
@@ -130,9 +136,13 @@ async fn steps(target: &Target, step: &mut Step) -> Result<Opened, Failure> {
         None => (target.host.as_str(), target.port),
     };
     *step = Step::Dns;
-    let addrs = resolve(dial_host, dial_port).await?;
+    let addrs = resolve(dial_host, dial_port)
+        .await
+        .map_err(|f| via_proxy(f, target))?;
     *step = Step::Tcp;
-    let mut tcp = connect(dial_host, &addrs).await?;
+    let mut tcp = connect(dial_host, &addrs)
+        .await
+        .map_err(|f| via_proxy(f, target))?;
     if let Some(proxy) = &target.proxy {
         *step = Step::Proxy;
         tunnel(&mut tcp, proxy, target).await?;
@@ -140,12 +150,27 @@ async fn steps(target: &Target, step: &mut Step) -> Result<Opened, Failure> {
     let transport = match &target.tls {
         Some(setup) => {
             *step = Step::Tls;
-            Transport::Tls(Box::new(handshake_tls(tcp, setup, target).await?))
+            Transport::tls(handshake_tls(tcp, setup, target).await?)
         }
-        None => Transport::Plain(tcp),
+        None => Transport::plain(tcp),
     };
     *step = Step::Http;
     upgrade(transport, target).await
+}
+
+/// With a proxy, DNS and TCP failures are about reaching the proxy: say so.
+fn via_proxy(failure: Failure, target: &Target) -> Failure {
+    match &target.proxy {
+        Some(p) => Failure {
+            step: Step::Proxy,
+            message: format!(
+                "could not reach the proxy {} (the proxy: option): {}",
+                authority(&p.host, p.port),
+                failure.message
+            ),
+        },
+        None => failure,
+    }
 }
 
 async fn resolve(host: &str, port: u16) -> Result<Vec<SocketAddr>, Failure> {
@@ -552,20 +577,55 @@ async fn upgrade(mut transport: Transport, target: &Target) -> Result<Opened, Fa
 const BODY_QUOTE: usize = 2048;
 
 /// The start of the reply body: what came with the head, plus what arrives within a moment.
+/// Reads for at most this long after a refusal's head: the status is what matters, the page is extra.
+const BODY_WAIT: Duration = Duration::from_millis(300);
+
 async fn body_start(transport: &mut Transport, mut body: Vec<u8>, reply: &Reply) -> Vec<u8> {
     let length = reply
         .header("content-length")
         .and_then(|v| v.parse::<usize>().ok())
         .unwrap_or(BODY_QUOTE);
     let want = length.min(BODY_QUOTE);
+    let until = tokio::time::Instant::now() + BODY_WAIT;
     let mut chunk = [0u8; 1024];
     while body.len() < want {
-        match tokio::time::timeout(Duration::from_millis(500), transport.read(&mut chunk)).await {
+        match tokio::time::timeout_at(until, transport.read(&mut chunk)).await {
             Ok(Ok(n)) if n > 0 => body.extend_from_slice(&chunk[..n]),
             _ => break,
         }
     }
-    body
+    let chunked = reply
+        .header("transfer-encoding")
+        .is_some_and(|v| v.to_ascii_lowercase().contains("chunked"));
+    if chunked {
+        dechunk(&body)
+    } else {
+        body
+    }
+}
+
+/// The data of a chunked body, as far as it arrived (a torn last chunk is kept as it is).
+fn dechunk(raw: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut rest = raw;
+    while let Some(eol) = rest.windows(2).position(|w| w == b"\r\n") {
+        let size_text = String::from_utf8_lossy(&rest[..eol]);
+        let size_hex = size_text.split(';').next().unwrap_or("").trim();
+        let Ok(size) = usize::from_str_radix(size_hex, 16) else {
+            break;
+        };
+        if size == 0 {
+            break;
+        }
+        let data = &rest[eol + 2..];
+        let take = size.min(data.len());
+        out.extend_from_slice(&data[..take]);
+        if take < size || data.len() < size + 2 {
+            break;
+        }
+        rest = &data[size + 2..];
+    }
+    out
 }
 
 /// One line that says what the refusal page says: an HTML title, or the first line of text.
@@ -714,6 +774,16 @@ mod tests {
             quote_body(page).as_deref(),
             Some("400 No required SSL certificate was sent")
         );
+    }
+
+    #[test]
+    fn reads_chunked_bodies() {
+        assert_eq!(
+            super::dechunk(b"5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n"),
+            b"hello world"
+        );
+        assert_eq!(super::dechunk(b"a;ext=1\r\n0123"), b"0123");
+        assert!(super::dechunk(b"zz\r\n").is_empty());
     }
 
     #[test]

@@ -1,10 +1,16 @@
 //! The queue of events from connection tasks to the Ruby reactor thread.
 //!
-//! Tokio tasks push plain Rust data; the reactor drains it in batches while it holds no GVL.
+//! Tokio tasks push plain Rust data; the reactor thread drains it in batches.
 
 use std::collections::VecDeque;
-use std::sync::{Condvar, Mutex, MutexGuard};
-use std::time::{Duration, Instant};
+use std::io::{self, Read, Write};
+use std::os::unix::io::{AsRawFd, RawFd};
+use std::os::unix::net::UnixStream;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use tokio::sync::Notify;
+use tokio_tungstenite::tungstenite::{Bytes, Utf8Bytes};
 
 /// Which protocol step an error belongs to; the Ruby side maps it to an exception class.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -53,9 +59,10 @@ pub enum Kind {
         status: u16,
         headers: Vec<(String, String)>,
     },
-    Text(String),
-    Binary(Vec<u8>),
-    Pong(Vec<u8>),
+    // Payloads stay in tungstenite's buffers until Ruby copies them once into a String.
+    Text(Utf8Bytes),
+    Binary(Bytes),
+    Pong(Bytes),
     Error {
         step: Step,
         message: String,
@@ -67,40 +74,61 @@ pub enum Kind {
     },
 }
 
-#[derive(Debug)]
+/// Bytes of one connection's messages that sit in the inbox. Over the limit, the connection stops
+/// reading from its socket (TCP pushes back on the server) until Ruby drains.
+#[derive(Default)]
+pub struct Budget {
+    used: AtomicUsize,
+    /// Signalled whenever Ruby takes some of this connection's bytes.
+    pub freed: Notify,
+}
+
+impl Budget {
+    pub fn used(&self) -> usize {
+        self.used.load(Ordering::Acquire)
+    }
+
+    fn charge(&self, bytes: usize) {
+        self.used.fetch_add(bytes, Ordering::AcqRel);
+    }
+
+    fn release(&self, bytes: usize) {
+        self.used.fetch_sub(bytes, Ordering::AcqRel);
+        self.freed.notify_one();
+    }
+}
+
 pub struct Event {
     pub conn: u64,
     pub kind: Kind,
+    credit: Option<(Arc<Budget>, usize)>,
 }
 
 struct State {
     queue: VecDeque<Event>,
-    woken: bool,
 }
 
-/// A multi-producer queue with one consumer that can wait for it with a deadline.
+/// A multi-producer queue with one consumer. Pushing into an empty queue (and `wake`) writes a
+/// byte to a socket pair whose other end Ruby waits on with `IO#wait_readable`: that wait is
+/// Ruby's own, so signals and trap handlers, Thread#kill and Timeout all work while it blocks.
 pub struct Inbox {
     state: Mutex<State>,
-    ready: Condvar,
-}
-
-/// Why a wait ended.
-pub enum WaitEnd {
-    Ready,
-    Woken,
-    TimedOut,
-    Interrupted,
+    reader: UnixStream,
+    writer: UnixStream,
 }
 
 impl Inbox {
-    pub fn new() -> Self {
-        Inbox {
+    pub fn new() -> io::Result<Self> {
+        let (reader, writer) = UnixStream::pair()?;
+        reader.set_nonblocking(true)?;
+        writer.set_nonblocking(true)?;
+        Ok(Inbox {
             state: Mutex::new(State {
                 queue: VecDeque::new(),
-                woken: false,
             }),
-            ready: Condvar::new(),
-        }
+            reader,
+            writer,
+        })
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
@@ -108,61 +136,77 @@ impl Inbox {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    /// The descriptor that becomes readable when events arrive or `wake` is called.
+    pub fn fd(&self) -> RawFd {
+        self.reader.as_raw_fd()
+    }
+
+    fn signal(&self) {
+        // WouldBlock means a wake-up is already pending, which is all we need.
+        let _ = (&self.writer).write(&[1]);
+    }
+
     pub fn push(&self, conn: u64, kind: Kind) {
+        self.push_event(Event {
+            conn,
+            kind,
+            credit: None,
+        });
+    }
+
+    /// Pushes a message whose `bytes` count against the connection's budget until taken.
+    pub fn push_counted(&self, conn: u64, kind: Kind, budget: &Arc<Budget>, bytes: usize) {
+        budget.charge(bytes);
+        self.push_event(Event {
+            conn,
+            kind,
+            credit: Some((budget.clone(), bytes)),
+        });
+    }
+
+    fn push_event(&self, event: Event) {
         let mut st = self.lock();
-        st.queue.push_back(Event { conn, kind });
+        let was_empty = st.queue.is_empty();
+        st.queue.push_back(event);
         drop(st);
-        self.ready.notify_one();
-    }
-
-    /// Makes a waiting `wait` return early (used by `stop`, timers and scheduled blocks).
-    pub fn wake(&self) {
-        self.lock().woken = true;
-        self.ready.notify_all();
-    }
-
-    /// Wakes the waiter because Ruby wants to interrupt the thread (Ctrl-C, Thread#kill).
-    pub fn interrupt(&self) {
-        let _guard = self.lock();
-        self.ready.notify_all();
-    }
-
-    /// Blocks until an event, a wake, an interrupt (`stop()` returns true) or the timeout.
-    pub fn wait(&self, timeout: Option<Duration>, stop: &dyn Fn() -> bool) -> WaitEnd {
-        let deadline = timeout.map(|t| Instant::now() + t);
-        let mut st = self.lock();
-        loop {
-            if st.woken {
-                st.woken = false;
-                return WaitEnd::Woken;
-            }
-            if !st.queue.is_empty() {
-                return WaitEnd::Ready;
-            }
-            if stop() {
-                return WaitEnd::Interrupted;
-            }
-            match deadline {
-                None => st = self.ready.wait(st).unwrap_or_else(|p| p.into_inner()),
-                Some(d) => {
-                    let now = Instant::now();
-                    if now >= d {
-                        return WaitEnd::TimedOut;
-                    }
-                    st = self
-                        .ready
-                        .wait_timeout(st, d - now)
-                        .unwrap_or_else(|p| p.into_inner())
-                        .0;
-                }
-            }
+        if was_empty {
+            self.signal();
         }
     }
 
-    /// Takes up to `max` events without waiting.
-    pub fn take(&self, max: usize) -> Vec<Event> {
+    /// Makes a waiting reactor return (stop, a new timer, a scheduled block). Safe in a trap.
+    pub fn wake(&self) {
+        self.signal();
+    }
+
+    /// Clears pending wake-ups, then takes up to `max` events holding at most `max_bytes` of
+    /// payload (always at least one event), so Ruby's batch stays small while the budget is
+    /// released. A push after this writes a new byte, so a wait that follows cannot miss it.
+    pub fn take(&self, max: usize, max_bytes: usize) -> Vec<Event> {
+        let mut sink = [0u8; 64];
+        while matches!((&self.reader).read(&mut sink), Ok(n) if n > 0) {}
         let mut st = self.lock();
-        let n = max.min(st.queue.len());
-        st.queue.drain(..n).collect()
+        let mut n = 0;
+        let mut bytes = 0;
+        for event in st.queue.iter().take(max) {
+            if n > 0 && bytes >= max_bytes {
+                break;
+            }
+            bytes += event.credit.as_ref().map_or(0, |(_, b)| *b);
+            n += 1;
+        }
+        let mut taken: Vec<Event> = st.queue.drain(..n).collect();
+        let more = !st.queue.is_empty();
+        drop(st);
+        if more {
+            // Events are left for the next batch: keep the descriptor readable.
+            self.signal();
+        }
+        for event in &mut taken {
+            if let Some((budget, bytes)) = event.credit.take() {
+                budget.release(bytes);
+            }
+        }
+        taken
     }
 }

@@ -3,6 +3,7 @@
 //! A forked child has none of the parent's tokio threads, so it must not touch the parent's runtime
 //! or queue: state is keyed by pid and the parent's copy is leaked in the child, never dropped.
 
+use std::io;
 use std::sync::{Arc, Mutex};
 
 use once_cell::sync::{Lazy, OnceCell};
@@ -34,24 +35,24 @@ static CURRENT: Lazy<Mutex<Option<Arc<Process>>>> = Lazy::new(|| Mutex::new(None
 
 /// The state for this process, created on first use (so a preloading server forks before any
 /// tokio thread exists).
-pub fn current() -> Arc<Process> {
+pub fn current() -> io::Result<Arc<Process>> {
     let pid = std::process::id();
     let mut slot = CURRENT.lock().unwrap_or_else(|p| p.into_inner());
     if let Some(p) = slot.as_ref() {
         if p.pid == pid {
-            return p.clone();
+            return Ok(p.clone());
         }
     }
     let fresh = Arc::new(Process {
         pid,
         runtime: OnceCell::new(),
-        inbox: Arc::new(Inbox::new()),
+        inbox: Arc::new(Inbox::new()?),
     });
     if let Some(parent) = slot.replace(fresh.clone()) {
         // The parent's runtime threads do not exist here; dropping it would wait for them forever.
         std::mem::forget(parent);
     }
-    fresh
+    Ok(fresh)
 }
 
 /// True when `pid` is this process (handles created before a fork are inert in the child).

@@ -1,7 +1,7 @@
 //! One task per connection: dial, then an always-polled reader and a writer fed by a channel.
 
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -17,11 +17,14 @@ use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 use tokio_tungstenite::WebSocketStream;
 
 use crate::dial::{self, seconds, Target};
-use crate::inbox::{Inbox, Kind, Step};
-use crate::transport::Transport;
+use crate::inbox::{Budget, Inbox, Kind, Step};
+use crate::transport::{now_ms, Transport};
 
 /// How long to wait for the server to close TCP after the close frames were exchanged.
 const CLOSE_GRACE: Duration = Duration::from_secs(1);
+
+/// Received bytes a connection may have waiting for Ruby before it stops reading its socket.
+const INBOX_BUDGET: usize = 8 * 1024 * 1024;
 
 type Sink = SplitSink<WebSocketStream<Transport>, Message>;
 type Source = SplitStream<WebSocketStream<Transport>>;
@@ -62,6 +65,8 @@ pub struct Shared {
     /// Signalled by `close`: the close deadline runs from the request, not from when the frame
     /// could be written (a peer that stopped reading would otherwise hold us forever).
     pub close_requested: Notify,
+    /// Received bytes waiting in the inbox for Ruby.
+    pub budget: Arc<Budget>,
 }
 
 impl Shared {
@@ -86,6 +91,10 @@ struct Reporter {
 impl Reporter {
     fn push(&self, kind: Kind) {
         self.inbox.push(self.id, kind);
+    }
+
+    fn message(&self, kind: Kind, bytes: usize, budget: &Arc<Budget>) {
+        self.inbox.push_counted(self.id, kind, budget, bytes);
     }
 
     fn error(&self, step: Step, message: &str) {
@@ -144,6 +153,7 @@ pub async fn run(
         status: opened.status,
         headers: opened.headers,
     });
+    let write_clock = opened.ws.get_ref().write_clock();
     let (sink, source) = opened.ws.split();
     let (close_tx, close_rx) = oneshot::channel();
     let (stop_tx, stop_rx) = oneshot::channel();
@@ -158,7 +168,15 @@ pub async fn run(
         timing,
         close_tx,
     ));
-    let ending = read_loop(source, &report, close_rx, timing, &target, &shared).await;
+    let ending = Reader {
+        report: &report,
+        timing,
+        target: &target,
+        shared: &shared,
+        write_clock,
+    }
+    .run(source, close_rx)
+    .await;
     // Anything the writer still holds was not delivered; stop it and count what is left.
     let _ = stop_tx.send(());
     let sink = match tokio::time::timeout(Duration::from_secs(1), &mut writer).await {
@@ -318,70 +336,126 @@ enum Ending {
     Failed { code: u16, message: String },
 }
 
-async fn read_loop(
-    mut source: Source,
-    report: &Reporter,
-    mut close_sent: oneshot::Receiver<()>,
+/// The read side of an open connection and what it needs to decide how it ends.
+struct Reader<'a> {
+    report: &'a Reporter,
     timing: Timing,
-    target: &Target,
-    shared: &Shared,
-) -> Ending {
-    let mut peer_close: Option<(u16, String)> = None;
-    let mut deadline: Option<Instant> = None;
-    let mut waiting_close_sent = true;
-    let mut close_written = false;
-    let mut close_requested = false;
-    loop {
-        let next = tokio::select! {
-            m = source.next() => m,
-            () = shared.close_requested.notified(), if !close_requested => {
-                close_requested = true;
-                deadline.get_or_insert(Instant::now() + timing.close_timeout);
-                continue;
-            }
-            r = &mut close_sent, if waiting_close_sent => {
-                waiting_close_sent = false;
-                close_written = r.is_ok();
-                continue;
-            }
-            () = sleep_until(deadline.unwrap_or_else(Instant::now)), if deadline.is_some() => {
-                return match peer_close {
-                    // We answered the server's close; it just did not hang up. That is still clean.
-                    Some((code, reason)) => Ending::Clean { code, reason },
-                    None => Ending::Failed {
-                        code: 1006,
-                        message: close_timeout_words(target, timing, close_written),
-                    },
-                };
-            }
-        };
-        match next {
-            Some(Ok(Message::Text(t))) => report.push(Kind::Text(t.as_str().to_owned())),
-            Some(Ok(Message::Binary(b))) => report.push(Kind::Binary(b.to_vec())),
-            Some(Ok(Message::Pong(p))) => report.push(Kind::Pong(p.to_vec())),
-            Some(Ok(Message::Ping(_))) | Some(Ok(Message::Frame(_))) => {}
-            Some(Ok(Message::Close(frame))) => {
-                let (code, reason) = match frame {
-                    Some(f) => (u16::from(f.code), f.reason.as_str().to_owned()),
-                    None => (1005, String::new()),
-                };
-                peer_close = Some((code, reason));
-                // Both close frames are (or are about to be) exchanged: nothing more can arrive.
-                // Give the server a moment to hang up first, as RFC 6455 prefers, then finish.
-                let grace = Instant::now() + timing.close_timeout.min(CLOSE_GRACE);
-                deadline = Some(deadline.map_or(grace, |d| d.min(grace)));
-            }
-            None | Some(Err(WsError::ConnectionClosed)) | Some(Err(WsError::AlreadyClosed)) => {
-                return ended_without_error(peer_close, target)
-            }
-            Some(Err(e)) => {
-                if let Some((code, reason)) = peer_close {
-                    // The close frames were exchanged; a reset after that loses nothing.
-                    return Ending::Clean { code, reason };
+    target: &'a Target,
+    shared: &'a Shared,
+    write_clock: Arc<AtomicU64>,
+}
+
+impl Reader<'_> {
+    async fn run(&self, mut source: Source, mut close_sent: oneshot::Receiver<()>) -> Ending {
+        let mut peer_close: Option<(u16, String)> = None;
+        let mut deadline: Option<Instant> = None;
+        let mut waiting_close_sent = true;
+        let mut close_written = false;
+        let mut close_requested = false;
+        let mut last_heard = Instant::now();
+        loop {
+            // Ruby is behind: stop reading so TCP pushes back on the server, instead of queueing
+            // without bound. Liveness is not judged while we are the slow side.
+            let paused = self.shared.budget.used() >= INBOX_BUDGET;
+            let silence_limit = self
+                .timing
+                .ping_interval
+                .filter(|_| !paused && deadline.is_none())
+                .map(|p| last_heard + p * 2);
+            let next = tokio::select! {
+                m = source.next(), if !paused => m,
+                () = self.shared.budget.freed.notified(), if paused => continue,
+                () = self.shared.close_requested.notified(), if !close_requested => {
+                    close_requested = true;
+                    deadline.get_or_insert(Instant::now() + self.timing.close_timeout);
+                    continue;
                 }
-                return failure(e, target);
+                r = &mut close_sent, if waiting_close_sent => {
+                    waiting_close_sent = false;
+                    close_written = r.is_ok();
+                    continue;
+                }
+                () = sleep_until(deadline.unwrap_or_else(Instant::now)), if deadline.is_some() => {
+                    if let Some((code, reason)) = peer_close {
+                        // We answered the server's close; it just did not hang up. Still clean.
+                        return Ending::Clean { code, reason };
+                    }
+                    match self.close_progress(close_written) {
+                        Some(more) => {
+                            deadline = Some(Instant::now() + more);
+                            continue;
+                        }
+                        None => return Ending::Failed {
+                            code: 1006,
+                            message: close_timeout_words(self.target, self.timing, close_written),
+                        },
+                    }
+                }
+                () = sleep_until(silence_limit.unwrap_or_else(Instant::now)), if silence_limit.is_some() => {
+                    return Ending::Failed { code: 1006, message: self.silence_words() };
+                }
+            };
+            last_heard = Instant::now();
+            match next {
+                Some(Ok(Message::Text(t))) => {
+                    let bytes = t.len();
+                    self.report
+                        .message(Kind::Text(t), bytes, &self.shared.budget);
+                }
+                Some(Ok(Message::Binary(b))) => {
+                    let bytes = b.len();
+                    self.report
+                        .message(Kind::Binary(b), bytes, &self.shared.budget);
+                }
+                Some(Ok(Message::Pong(p))) => self.report.push(Kind::Pong(p)),
+                Some(Ok(Message::Ping(_))) | Some(Ok(Message::Frame(_))) => {}
+                Some(Ok(Message::Close(frame))) => {
+                    let (code, reason) = match frame {
+                        Some(f) => (u16::from(f.code), f.reason.as_str().to_owned()),
+                        None => (1005, String::new()),
+                    };
+                    peer_close = Some((code, reason));
+                    // Both close frames are (or are about to be) exchanged: nothing more can
+                    // arrive. Give the server a moment to hang up first, as RFC 6455 prefers.
+                    let grace = Instant::now() + self.timing.close_timeout.min(CLOSE_GRACE);
+                    deadline = Some(deadline.map_or(grace, |d| d.min(grace)));
+                }
+                None | Some(Err(WsError::ConnectionClosed)) | Some(Err(WsError::AlreadyClosed)) => {
+                    return ended_without_error(peer_close, self.target)
+                }
+                Some(Err(e)) => {
+                    if let Some((code, reason)) = peer_close {
+                        // The close frames were exchanged; a reset after that loses nothing.
+                        return Ending::Clean { code, reason };
+                    }
+                    return failure(e, self.target);
+                }
             }
         }
+    }
+
+    /// While the close frame still waits behind queued data, a peer that keeps reading gets
+    /// more time: the deadline counts from the last write that made progress.
+    fn close_progress(&self, close_written: bool) -> Option<Duration> {
+        if close_written {
+            return None;
+        }
+        let idle = Duration::from_millis(
+            now_ms().saturating_sub(self.write_clock.load(Ordering::Acquire)),
+        );
+        self.timing
+            .close_timeout
+            .checked_sub(idle)
+            .filter(|d| !d.is_zero())
+    }
+
+    fn silence_words(&self) -> String {
+        let ping = self.timing.ping_interval.unwrap_or_default();
+        format!(
+            "nothing came from {} for {} (twice the ping interval), not even a pong; the connection is presumed dead and was dropped",
+            self.target.authority(),
+            seconds(ping * 2)
+        )
     }
 }
 
@@ -391,7 +465,7 @@ fn close_timeout_words(target: &Target, timing: Timing, written: bool) -> String
     if written {
         format!("{authority} did not answer the close handshake within {limit} (close_timeout); the connection was dropped")
     } else {
-        format!("the close frame could not be sent to {authority} within {limit} (close_timeout) because the server stopped reading; the connection was dropped")
+        format!("the close frame could not be sent to {authority}: the server read nothing for {limit} (close_timeout) with data still queued; the connection was dropped")
     }
 }
 

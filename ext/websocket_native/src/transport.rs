@@ -1,16 +1,55 @@
-//! The byte stream under a WebSocket: plain TCP or TLS over TCP.
+//! The byte stream under a WebSocket: plain TCP or TLS over TCP, with a clock of the last write
+//! that made progress (the close deadline is measured from it: a slow reader is not a dead one).
 
 use std::io;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::task::{Context, Poll};
+use std::time::Instant;
 
+use once_cell::sync::Lazy;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 use tokio_rustls::client::TlsStream;
 
-pub enum Transport {
+static CLOCK_BASE: Lazy<Instant> = Lazy::new(Instant::now);
+
+/// Milliseconds on a process-wide monotonic clock.
+pub fn now_ms() -> u64 {
+    u64::try_from(CLOCK_BASE.elapsed().as_millis()).unwrap_or(u64::MAX)
+}
+
+enum Inner {
     Plain(TcpStream),
     Tls(Box<TlsStream<TcpStream>>),
+}
+
+pub struct Transport {
+    inner: Inner,
+    last_write: Arc<AtomicU64>,
+}
+
+impl Transport {
+    pub fn plain(stream: TcpStream) -> Self {
+        Self::new(Inner::Plain(stream))
+    }
+
+    pub fn tls(stream: TlsStream<TcpStream>) -> Self {
+        Self::new(Inner::Tls(Box::new(stream)))
+    }
+
+    fn new(inner: Inner) -> Self {
+        Transport {
+            inner,
+            last_write: Arc::new(AtomicU64::new(now_ms())),
+        }
+    }
+
+    /// When bytes were last accepted by the socket (see `now_ms`).
+    pub fn write_clock(&self) -> Arc<AtomicU64> {
+        self.last_write.clone()
+    }
 }
 
 impl AsyncRead for Transport {
@@ -19,9 +58,9 @@ impl AsyncRead for Transport {
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
-        match self.get_mut() {
-            Transport::Plain(s) => Pin::new(s).poll_read(cx, buf),
-            Transport::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
+        match &mut self.get_mut().inner {
+            Inner::Plain(s) => Pin::new(s).poll_read(cx, buf),
+            Inner::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
         }
     }
 }
@@ -32,23 +71,30 @@ impl AsyncWrite for Transport {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        match self.get_mut() {
-            Transport::Plain(s) => Pin::new(s).poll_write(cx, buf),
-            Transport::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
+        let this = self.get_mut();
+        let result = match &mut this.inner {
+            Inner::Plain(s) => Pin::new(s).poll_write(cx, buf),
+            Inner::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
+        };
+        if let Poll::Ready(Ok(n)) = &result {
+            if *n > 0 {
+                this.last_write.store(now_ms(), Ordering::Release);
+            }
         }
+        result
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        match self.get_mut() {
-            Transport::Plain(s) => Pin::new(s).poll_flush(cx),
-            Transport::Tls(s) => Pin::new(s.as_mut()).poll_flush(cx),
+        match &mut self.get_mut().inner {
+            Inner::Plain(s) => Pin::new(s).poll_flush(cx),
+            Inner::Tls(s) => Pin::new(s.as_mut()).poll_flush(cx),
         }
     }
 
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        match self.get_mut() {
-            Transport::Plain(s) => Pin::new(s).poll_shutdown(cx),
-            Transport::Tls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
+        match &mut self.get_mut().inner {
+            Inner::Plain(s) => Pin::new(s).poll_shutdown(cx),
+            Inner::Tls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
         }
     }
 }

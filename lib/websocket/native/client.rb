@@ -43,6 +43,7 @@ module WebSocket
       # @raise [ConfigurationError] for a bad URL or option, before any I/O
       def initialize(url, protocols = nil, **options)
         settings = Options.new(url, protocols, options)
+        listener_lock
         @url = url
         @ready_state = CONNECTING
         @headers = {}

@@ -218,6 +218,9 @@ module WebSocket
 
           begin
             turn
+          rescue SystemExit => e
+            Thread.main.raise(e) # `exit` in a callback means the process, not this thread
+            return
           rescue StandardError, ScriptError => e
             report(e) # guard reports callback errors; this is the reactor's own, never fatal
           end
@@ -249,9 +252,29 @@ module WebSocket
         run_timers
         return if @stop || (@mode == :background && @thread != Thread.current)
 
-        @backlog = Native.drain(BATCH, wait_time) if @backlog.empty?
+        fill_backlog if @backlog.empty?
         # One at a time: after `stop`, or when a callback raises out of `run`, the rest stay queued.
         dispatch(@backlog.shift) until @backlog.empty? || @stop
+      end
+
+      # Takes queued events; with none, waits on the core's wake-up descriptor with Ruby's own IO
+      # wait, so signals, trap handlers, Thread#kill and Timeout all work while it blocks.
+      def fill_backlog
+        @backlog = Native.drain(BATCH)
+        return unless @backlog.empty?
+
+        # Re-checked after the drain cleared old wake-ups: a later stop or schedule writes anew.
+        timeout = wait_time
+        return if @stop || timeout&.zero?
+
+        wakeup_io.wait_readable(timeout)
+        @backlog = Native.drain(BATCH)
+      end
+
+      def wakeup_io
+        @wakeup_io = nil unless @wakeup_pid == Process.pid
+        @wakeup_pid = Process.pid
+        @wakeup_io ||= IO.for_fd(Native.wakeup_fd, autoclose: false)
       end
 
       def wait_time

@@ -61,7 +61,9 @@ module WebSocket
       def wait_time(now = Native.now)
         @entries.reject!(&:cancelled?)
         first = @entries.first
-        first && [first.at - now, 0.0].max
+        return nil if first.nil? || first.at.infinite? # a timer for "never" needs no wake-up
+
+        [first.at - now, 0.0].max
       end
 
       # @return [Boolean]

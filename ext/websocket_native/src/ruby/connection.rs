@@ -4,9 +4,13 @@ use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 
 use magnus::{function, method, prelude::*, Error, RHash, RModule, RString, Ruby};
+use std::panic::AssertUnwindSafe;
+
+use futures_util::FutureExt;
 use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
 
 use crate::dial::Target;
+use crate::inbox::{Kind, Step};
 use crate::runtime;
 use crate::session::{self, Command, Shared, Timing};
 
@@ -68,21 +72,42 @@ impl Connection {
         let Some(p) = taken else {
             return Ok(false);
         };
-        let process = runtime::current();
+        let process = runtime::current().map_err(|e| {
+            Error::new(
+                ruby.exception_runtime_error(),
+                format!("could not set up the event queue: {e}"),
+            )
+        })?;
         let rt = process.runtime().map_err(|e| {
             Error::new(
                 ruby.exception_runtime_error(),
                 format!("could not start the I/O runtime: {e}"),
             )
         })?;
-        rt.spawn(session::run(
+        let inbox = process.inbox.clone();
+        let shared = rb_self.shared.clone();
+        let session = session::run(
             p.id,
             p.target,
             p.timing,
-            process.inbox.clone(),
+            inbox.clone(),
             p.commands,
-            rb_self.shared.clone(),
-        ));
+            shared.clone(),
+        );
+        rt.spawn(async move {
+            // A bug must still end the connection with an error and a close, never a silent hang.
+            if let Err(panic) = AssertUnwindSafe(session).catch_unwind().await {
+                let what = panic
+                    .downcast_ref::<&str>()
+                    .map(|s| s.to_string())
+                    .or_else(|| panic.downcast_ref::<String>().cloned())
+                    .unwrap_or_else(|| "unknown panic".to_string());
+                let message = format!("internal error in websocket-native ({what}); the connection was dropped. Please report this.");
+                shared.finished.store(true, Ordering::Release);
+                inbox.push(p.id, Kind::Error { step: Step::Connection, message: message.clone() });
+                inbox.push(p.id, Kind::Close { code: 1006, reason: message, clean: false });
+            }
+        });
         Ok(true)
     }
 
@@ -155,6 +180,11 @@ impl Connection {
         self.shared.buffered.load(Ordering::Acquire)
     }
 
+    /// Received message bytes waiting for the reactor (at most about 8 MiB: then reading pauses).
+    fn inbox_bytes(&self) -> usize {
+        self.shared.budget.used()
+    }
+
     /// True in a forked child for a connection opened by the parent.
     fn inherited(&self) -> bool {
         !runtime::is_current(self.pid)
@@ -171,6 +201,7 @@ pub fn init(ruby: &Ruby, native: RModule) -> Result<(), Error> {
     class.define_method("ping", method!(Connection::ping, 1))?;
     class.define_method("close", method!(Connection::close, 2))?;
     class.define_method("buffered_amount", method!(Connection::buffered_amount, 0))?;
+    class.define_method("inbox_bytes", method!(Connection::inbox_bytes, 0))?;
     class.define_method("inherited?", method!(Connection::inherited, 0))?;
     Ok(())
 }

@@ -1,7 +1,6 @@
 //! Thin magnus glue: one file per Ruby-facing piece.
 
 mod connection;
-mod gvl;
 mod options;
 mod reactor;
 

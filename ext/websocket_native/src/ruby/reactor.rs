@@ -1,10 +1,7 @@
 //! `WebSocket::Native.drain` and `.wake`: how the Ruby reactor thread takes events from tokio.
 
-use std::time::Duration;
-
 use magnus::{function, prelude::*, Error, RArray, RModule, Ruby};
 
-use super::gvl::wait_without_gvl;
 use crate::inbox::{Event, Kind};
 use crate::runtime;
 
@@ -15,30 +12,32 @@ const PONG: i64 = 3;
 const ERROR: i64 = 4;
 const CLOSE: i64 = 5;
 
-/// drain(max, timeout) -> [[conn_id, kind, *payload], ...]
-///
-/// Returns at once when events are queued; otherwise waits without the GVL until events arrive,
-/// `wake` is called, `timeout` seconds pass (nil: no limit), or the thread is interrupted.
-fn drain(ruby: &Ruby, max: usize, timeout: Option<f64>) -> Result<RArray, Error> {
-    let process = runtime::current();
-    let mut events = process.inbox.take(max);
-    if events.is_empty() {
-        let limit = match timeout {
-            None => None,
-            Some(t) if t <= 0.0 => Some(Duration::ZERO),
-            Some(t) => Some(Duration::try_from_secs_f64(t).unwrap_or(Duration::MAX)),
-        };
-        if limit != Some(Duration::ZERO) {
-            wait_without_gvl(&process.inbox, limit);
-            ruby.thread_check_ints()?;
-            events = process.inbox.take(max);
-        }
-    }
+/// Payload bytes one drain hands to Ruby at most (one larger message still goes alone).
+const BATCH_BYTES: usize = 1024 * 1024;
+
+/// drain(max) -> [[conn_id, kind, *payload], ...]: the queued events, at once, without waiting.
+/// To wait, Ruby waits for `wakeup_fd` to become readable (IO#wait_readable), then drains.
+fn drain(ruby: &Ruby, max: usize) -> Result<RArray, Error> {
+    let events = process(ruby)?.inbox.take(max, BATCH_BYTES);
     let out = ruby.ary_new_capa(events.len());
     for event in events {
         out.push(to_ruby(ruby, event)?)?;
     }
     Ok(out)
+}
+
+/// The descriptor that turns readable when events are queued or `wake` is called.
+fn wakeup_fd(ruby: &Ruby) -> Result<i32, Error> {
+    Ok(process(ruby)?.inbox.fd())
+}
+
+fn process(ruby: &Ruby) -> Result<std::sync::Arc<runtime::Process>, Error> {
+    runtime::current().map_err(|e| {
+        Error::new(
+            ruby.exception_runtime_error(),
+            format!("websocket-native could not set up its event queue: {e}"),
+        )
+    })
 }
 
 /// Builds `[conn_id, kind, *payload]`. Every Ruby object goes into the array as soon as it is
@@ -66,7 +65,7 @@ fn to_ruby(ruby: &Ruby, event: Event) -> Result<RArray, Error> {
         }
         Kind::Text(t) => {
             out.push(TEXT)?;
-            out.push(ruby.str_new(&t))?;
+            out.push(ruby.str_new(t.as_str()))?;
         }
         Kind::Binary(b) => {
             out.push(BINARY)?;
@@ -95,13 +94,15 @@ fn to_ruby(ruby: &Ruby, event: Event) -> Result<RArray, Error> {
     Ok(out)
 }
 
-/// Makes a waiting `drain` return now (stop, a new timer, a scheduled block).
-fn wake() {
-    runtime::current().inbox.wake();
+/// Makes the reactor's wait return now (stop, a new timer, a scheduled block); safe in a trap.
+fn wake(ruby: &Ruby) -> Result<(), Error> {
+    process(ruby)?.inbox.wake();
+    Ok(())
 }
 
 pub fn init(native: RModule) -> Result<(), Error> {
-    native.define_singleton_method("drain", function!(drain, 2))?;
+    native.define_singleton_method("drain", function!(drain, 1))?;
+    native.define_singleton_method("wakeup_fd", function!(wakeup_fd, 0))?;
     native.define_singleton_method("wake", function!(wake, 0))?;
     Ok(())
 }

@@ -55,6 +55,7 @@ module Faye
       # @param protocols [String, Array<String>, nil] subprotocols, also "a, b"
       # @param options [Hash] headers, extensions, max_length, ping, proxy, tls, binary_data_format
       def initialize(url, protocols = nil, options = {})
+        listener_lock
         @url = url
         @ready_state = CONNECTING
         @protocol = ""

@@ -1,0 +1,73 @@
+# frozen_string_literal: true
+
+require "spec_helper"
+
+RSpec.describe "flow control, liveness and slow peers" do
+  let(:server) { Support::TestServer.instance }
+
+  it "stops reading when callbacks fall behind, so memory stays bounded (8 MiB budget per connection)" do
+    queued = []
+    batches = []
+    count = 0
+    _, log = record(server.url("/flood?count=320&size=1048576"), limit: 120) do |ws, event|
+      next unless event.first == :message
+
+      count += 1
+      queued << ws.instance_variable_get(:@connection).inbox_bytes
+      batches << WebSocket::Native::Reactor.instance.instance_variable_get(:@backlog).sum { |e| e[2].bytesize }
+      sleep 0.01 # a slow callback: 320 MiB arrive much faster than this consumes them
+      ws.close if count == 320
+    end
+    expect(count).to eq(320)
+    expect(log.last[0..1]).to eq([:close, 1000])
+    # The core had a backlog, but never more than the budget plus the message being read.
+    expect(queued.max).to be > 4 * 1024 * 1024
+    expect(queued.max).to be <= 9 * 1024 * 1024
+    # And the reactor's batch in Ruby stays near 1 MiB: nothing piles up on either side.
+    expect(batches.max).to be <= 2 * 1024 * 1024
+  end
+
+  it "drops a connection that stays silent for twice the ping interval" do
+    _, log = record(server.url("/deaf"), ping: 0.2)
+    expect(log[0]).to eq([:open])
+    expect(log[1][1]).to eq("nothing came from 127.0.0.1:#{server.port} for 0.400 s (twice the ping interval), " \
+                            "not even a pong; the connection is presumed dead and was dropped")
+    expect(log[1][2]).to eq(WebSocket::Native::ConnectionError)
+    expect(log[2][0..1]).to eq([:close, 1006])
+  end
+
+  it "keeps a live connection with pings open" do
+    _, log = record(server.url("/echo"), ping: 0.1) do |ws, event|
+      WebSocket::Native::Reactor.instance.add_timer(0.6) { ws.close } if event == [:open]
+    end
+    expect(log).to eq([[:open], [:close, 1000, "", true]])
+  end
+
+  it "gives a slow but reading peer the time it needs before the close frame (deadline counts from progress)" do
+    data = "d" * (3 * 1024 * 1024)
+    _, log = record(server.url("/slow-read?kib=256"), close_timeout: 1, limit: 30) do |ws, event|
+      if event == [:open]
+        ws.send(data)
+        ws.close
+      end
+    end
+    # About 12 s of reading at 2.5 MiB/s would not fit a fixed 1 s deadline; every byte is written,
+    # then the server (which never answers) fails the close handshake itself.
+    expect(log.last[0..1]).to eq([:close, 1006])
+    expect(log.last[2]).to eq("127.0.0.1:#{server.port} did not answer the close handshake within 1 s (close_timeout); " \
+                              "the connection was dropped")
+  end
+
+  it "names the proxy when it cannot be reached" do
+    port = Support::ServerProcess.free_port
+    _, log = record(server.url, proxy: "http://127.0.0.1:#{port}")
+    expect(log.first[1]).to eq("could not reach the proxy 127.0.0.1:#{port} (the proxy: option): TCP connection failed: " \
+                               "127.0.0.1:#{port}: connection refused (nothing is listening on that port, or a firewall rejected it)")
+    expect(log.first[2]).to eq(WebSocket::Native::ConnectError)
+  end
+
+  it "quotes a chunked refusal page by its text, not its chunk size" do
+    _, log = record(server.url("/status?chunked=1"))
+    expect(log.first[1]).to include('"HTTP/1.1 403 Forbidden" saying "Site blocked"')
+  end
+end
