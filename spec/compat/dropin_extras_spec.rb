@@ -157,4 +157,52 @@ RSpec.describe "faye drop-in and EventMachine stand-in, beyond the side-by-side 
     RUBY
     expect(out).to eq([':raised "lost in defer"', ":exit"])
   end
+
+  it "a refused close (reason too long) leaves the faye client open and usable" do
+    out = run_native(<<~'RUBY')
+      EM.run do
+        watchdog
+        ws = Faye::WebSocket::Client.new(url("/echo"))
+        ws.on(:open) do
+          begin
+            ws.close(1000, "x" * 200)
+          rescue ArgumentError => e
+            log :raised, e.message
+          end
+          log :state, ws.ready_state, ws.send("still open")
+        end
+        ws.on(:message) { |e| log :got, e.data; ws.close }
+        ws.on(:close) { |e| log :close, e.code; EM.stop }
+      end
+    RUBY
+    expect(out).to eq([':raised "close reason is at most 123 bytes, not 200"', ":state 1 true",
+                       ':got "still open"', ":close 1000", ":exit"])
+  end
+
+  it "EM stand-in: next_tick and add_timer before EM.run wait for it, as in EventMachine" do
+    out = run_native(<<~'RUBY')
+      EM.next_tick { log :tick, EM.reactor_running?, Thread.current == Thread.main; EM.stop }
+      EM.add_timer(0.05) { log :never_before_run }
+      sleep 0.2
+      log :before_run
+      EM.run { log :run_block }
+      log :returned
+    RUBY
+    expect(out).to eq([":before_run", ":run_block", ":tick true true", ":returned", ":exit"])
+  end
+
+  it "EM stand-in: deferred jobs that wait on each other each get a pool thread" do
+    out = run_native(<<~'RUBY')
+      EM.run do
+        watchdog(5)
+        EM.defer { :warm_up }
+        EM.add_timer(0.2) do
+          handoff = Queue.new
+          EM.defer(-> { handoff.pop }, ->(value) { log :a_got, value; EM.stop })
+          EM.defer { handoff << :from_b }
+        end
+      end
+    RUBY
+    expect(out).to eq([":a_got :from_b", ":exit"])
+  end
 end
