@@ -23,6 +23,9 @@ use crate::transport::{now_ms, Transport};
 /// How long to wait for the server to close TCP after the close frames were exchanged.
 const CLOSE_GRACE: Duration = Duration::from_secs(1);
 
+/// Under sustained sending, flush (and count as written) at least this often.
+const FLUSH_EVERY: usize = 64 * 1024;
+
 /// Received bytes a connection may have waiting for Ruby before it stops reading its socket.
 const INBOX_BUDGET: usize = 8 * 1024 * 1024;
 
@@ -321,7 +324,10 @@ async fn write_loop(
             unflushed.0 += 1;
             unflushed.1 += weight;
         }
-        if queue.early.is_empty() && queue.commands.is_empty() {
+        // Flush when the queue runs dry, and every FLUSH_EVERY bytes under sustained sending, so
+        // buffered_amount and the "not delivered" count stay close to the truth.
+        let idle = queue.early.is_empty() && queue.commands.is_empty();
+        if idle || unflushed.1 >= FLUSH_EVERY {
             if sink.flush().await.is_err() {
                 return None;
             }
