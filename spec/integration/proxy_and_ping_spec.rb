@@ -12,16 +12,9 @@ RSpec.describe "HTTP CONNECT proxies and keepalive pings" do
     @proxy.stop
   end
 
-  def echo_once(url, **options)
-    record(url, **options) do |ws, event|
-      ws.send("through the proxy") if event == [:open]
-      ws.close if event.first == :message
-    end.last
-  end
-
   it "tunnels ws:// through the proxy with credentials from the proxy URL" do
     log = echo_once(server.url, proxy: @proxy.url("site:s3cret"))
-    expect(log).to eq([[:open], [:message, "through the proxy"], [:close, 1000, "", true]])
+    expect(log).to eq([[:open], [:message, "echo me"], [:close, 1000, "", true]])
     head = @proxy.requests.pop
     expect(head).to start_with("CONNECT 127.0.0.1:#{server.port} HTTP/1.1\r\n")
     expect(head).to include("Proxy-Authorization: Basic #{['site:s3cret'].pack('m0')}")

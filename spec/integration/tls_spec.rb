@@ -16,16 +16,9 @@ RSpec.describe "TLS through an SNI-gated nginx edge" do
     saved ? ENV["SSL_CERT_FILE"] = saved : ENV.delete("SSL_CERT_FILE")
   end
 
-  def echo_once(url, **options)
-    record(url, **options) do |ws, event|
-      ws.send("through the edge") if event == [:open]
-      ws.close if event.first == :message
-    end.last
-  end
-
   it "connects by host name: SNI is sent and nginx routes the handshake" do
     log = echo_once(nginx.url, tls: trusted)
-    expect(log).to eq([[:open], [:message, "through the edge"], [:close, 1000, "", true]])
+    expect(log).to eq([[:open], [:message, "echo me"], [:close, 1000, "", true]])
   end
 
   it "reports which name the edge saw in SNI" do
@@ -47,7 +40,7 @@ RSpec.describe "TLS through an SNI-gated nginx edge" do
 
   it "connects to an IP URL when sni_hostname names the site" do
     log = echo_once(nginx.url(host: "127.0.0.1"), tls: trusted.merge(sni_hostname: "app.test"))
-    expect(log).to eq([[:open], [:message, "through the edge"], [:close, 1000, "", true]])
+    expect(log).to eq([[:open], [:message, "echo me"], [:close, 1000, "", true]])
   end
 
   it "rejects a certificate from a CA that is not trusted" do
@@ -91,41 +84,33 @@ RSpec.describe "TLS through an SNI-gated nginx edge" do
     expect(without.first[1]).to include("a client certificate the server may want")
     with = echo_once(nginx.url(host: "127.0.0.1"),
                      tls: trusted.merge(sni_hostname: "mtls.test", cert_chain_file: cert, private_key_file: key))
-    expect(with).to eq([[:open], [:message, "through the edge"], [:close, 1000, "", true]])
+    expect(with).to eq([[:open], [:message, "echo me"], [:close, 1000, "", true]])
   end
 
   it "explains a server that closes during the TLS handshake" do
-    server = TCPServer.new("127.0.0.1", 0)
-    thread = Thread.new do
-      2.times do
-        conn = server.accept
-        conn.readpartial(4096) # the ClientHello; closing after reading it gives a clean EOF
-        conn.close
-      end
+    hang_up = lambda do |conn|
+      conn.readpartial(4096) # the ClientHello; closing after reading it gives a clean EOF
+      conn.close
     end
-    log = echo_once("wss://localhost:#{server.addr[1]}/", tls: trusted)
-    expect(log.first[1]).to include("the server closed the connection during the handshake")
-    log = echo_once("wss://127.0.0.1:#{server.addr[1]}/", tls: trusted)
-    expect(log.first[1]).to include("No SNI was sent")
-  ensure
-    thread&.kill
-    server&.close
+    with_tcp_server(hang_up) do |port|
+      log = echo_once("wss://localhost:#{port}/", tls: trusted)
+      expect(log.first[1]).to include("the server closed the connection during the handshake")
+      log = echo_once("wss://127.0.0.1:#{port}/", tls: trusted)
+      expect(log.first[1]).to include("No SNI was sent")
+    end
   end
 
   it "explains a plain HTTP server given a wss:// URL" do
-    server = TCPServer.new("127.0.0.1", 0)
-    thread = Thread.new do
-      conn = server.accept
+    plain_http = lambda do |conn|
       conn.readpartial(4096)
       conn.write("HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n")
       sleep 0.5
       conn.close
     end
-    log = echo_once("wss://localhost:#{server.addr[1]}/", tls: trusted)
-    expect(log.first[1]).to include("the server did not answer with TLS (is this port plain HTTP? then use a ws:// URL)")
-  ensure
-    thread&.kill
-    server&.close
+    with_tcp_server(plain_http) do |port|
+      log = echo_once("wss://localhost:#{port}/", tls: trusted)
+      expect(log.first[1]).to include("the server did not answer with TLS (is this port plain HTTP? then use a ws:// URL)")
+    end
   end
 
   it "times out a port that never answers the TLS handshake, naming the step" do

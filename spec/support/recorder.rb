@@ -25,5 +25,24 @@ module Support
     def events_of(log, type)
       log.select { |e| e.first == type }
     end
+
+    # Opens, sends `text`, closes after the echo; returns the event log.
+    def echo_once(url, text: "echo me", **options)
+      record(url, **options) do |ws, event|
+        ws.send(text) if event == [:open]
+        ws.close if event.first == :message
+      end.last
+    end
+
+    # A bare TCP server on 127.0.0.1 whose connections `handler` serves (for TLS-level faults);
+    # yields its port and stops it afterwards.
+    def with_tcp_server(handler)
+      server = TCPServer.new("127.0.0.1", 0)
+      thread = Thread.new { loop { handler.call(server.accept) } }
+      yield server.addr[1]
+    ensure
+      thread&.kill
+      server&.close
+    end
   end
 end

@@ -291,16 +291,14 @@ async fn tunnel(tcp: &mut TcpStream, proxy: &Proxy, target: &Target) -> Result<(
         let _ = write!(req, "{k}: {v}\r\n");
     }
     req.push_str("\r\n");
-    let head = exchange(tcp, req.as_bytes(), target.max_head)
-        .await
-        .map_err(|e| Failure {
-            step: Step::Proxy,
-            message: format!("proxy {proxy_name} {e}"),
-        })?;
-    let reply = parse_head(&head.head).map_err(|e| Failure {
-        step: Step::Proxy,
-        message: format!("proxy {proxy_name} sent a malformed reply to CONNECT: {e}"),
-    })?;
+    let (reply, rest) = request_reply(
+        tcp,
+        req.as_bytes(),
+        target.max_head,
+        Step::Proxy,
+        &format!("proxy {proxy_name}"),
+    )
+    .await?;
     if !(200..300).contains(&reply.status) {
         let hint = match reply.status {
             407 => " (the proxy wants credentials: put them in the proxy URL or pass proxy: { headers: { \"Proxy-Authorization\" => ... } })",
@@ -316,7 +314,7 @@ async fn tunnel(tcp: &mut TcpStream, proxy: &Proxy, target: &Target) -> Result<(
             ),
         );
     }
-    if !head.rest.is_empty() {
+    if !rest.is_empty() {
         return fail(
             Step::Proxy,
             format!(
@@ -390,6 +388,29 @@ fn tls_io_words(e: &io::Error, no_sni: bool) -> String {
 struct Head {
     head: Vec<u8>,
     rest: Vec<u8>,
+}
+
+/// Sends an HTTP request and parses the reply's head; failures are worded as `who` ... for `step`.
+/// Returns the reply and the bytes that came after its head.
+async fn request_reply<S>(
+    io: &mut S,
+    request: &[u8],
+    max: usize,
+    step: Step,
+    who: &str,
+) -> Result<(Reply, Vec<u8>), Failure>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let head = exchange(io, request, max).await.map_err(|e| Failure {
+        step,
+        message: format!("{who} {e}"),
+    })?;
+    let reply = parse_head(&head.head).map_err(|e| Failure {
+        step,
+        message: format!("{who} sent a malformed HTTP reply: {e}"),
+    })?;
+    Ok((reply, head.rest))
 }
 
 /// Writes `request`, then reads until the end of an HTTP head (at most `max` bytes).
@@ -538,19 +559,20 @@ fn upgrade_request(target: &Target, key: &str) -> String {
 async fn upgrade(mut transport: Transport, target: &Target) -> Result<Opened, Failure> {
     let key = generate_key();
     let request = upgrade_request(target, &key);
-    let where_ = format!("the server at {}", target.authority());
-    let head = exchange(&mut transport, request.as_bytes(), target.max_head)
-        .await
-        .map_err(|e| Failure {
-            step: Step::Http,
-            message: format!("WebSocket upgrade failed: {where_} {e}"),
-        })?;
-    let reply = parse_head(&head.head).map_err(|e| Failure {
-        step: Step::Http,
-        message: format!("WebSocket upgrade failed: {where_} sent a malformed HTTP reply: {e}"),
-    })?;
+    let who = format!(
+        "WebSocket upgrade failed: the server at {}",
+        target.authority()
+    );
+    let (reply, rest) = request_reply(
+        &mut transport,
+        request.as_bytes(),
+        target.max_head,
+        Step::Http,
+        &who,
+    )
+    .await?;
     if reply.status != 101 {
-        let body = body_start(&mut transport, head.rest, &reply).await;
+        let body = body_start(&mut transport, rest, &reply).await;
         return refused(&reply, &body, target);
     }
     check_reply(&reply, &key, target)?;
@@ -558,13 +580,9 @@ async fn upgrade(mut transport: Transport, target: &Target) -> Result<Opened, Fa
         .header("sec-websocket-protocol")
         .unwrap_or("")
         .to_string();
-    let ws = WebSocketStream::from_partially_read(
-        transport,
-        head.rest,
-        Role::Client,
-        Some(target.ws_config),
-    )
-    .await;
+    let ws =
+        WebSocketStream::from_partially_read(transport, rest, Role::Client, Some(target.ws_config))
+            .await;
     Ok(Opened {
         ws,
         protocol,
