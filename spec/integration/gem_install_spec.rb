@@ -9,14 +9,16 @@ require "tmpdir"
 # then require from the installed gem and connect. Takes a minute or two: it compiles cold.
 RSpec.describe "gem build and gem install" do
   root = File.expand_path("../..", __dir__)
+  # Outside `bundle exec`: the installed gem must load on its own, as on a site box.
+  clean = %w[RUBYOPT RUBYLIB BUNDLE_GEMFILE BUNDLE_BIN_PATH BUNDLER_SETUP BUNDLER_VERSION CARGO_TARGET_DIR]
+          .to_h { |k| [k, nil] }
 
   it "installs a small gem that loads and connects" do
     Dir.mktmpdir("websocket-native-gem") do |dir|
       gem_file = File.join(dir, "websocket-native.gem")
-      out, status = Open3.capture2e("gem", "build", "native.gemspec", "-o", gem_file, chdir: root)
+      out, status = Open3.capture2e(clean, "gem", "build", "native.gemspec", "-o", gem_file, chdir: root)
       expect(status).to be_success, out
-      env = { "CARGO_TARGET_DIR" => nil }
-      out, status = Open3.capture2e(env, "gem", "install", "--local", "--no-document",
+      out, status = Open3.capture2e(clean, "gem", "install", "--local", "--no-document",
                                     "--install-dir", File.join(dir, "gems"), gem_file)
       expect(status).to be_success, out
 
@@ -33,7 +35,7 @@ RSpec.describe "gem build and gem install" do
         WebSocket::Native.run
         puts $LOADED_FEATURES.grep(/websocket_native/).first
       RUBY
-      out, status = Open3.capture2e({ "GEM_PATH" => File.join(dir, "gems"), "RUBYLIB" => nil },
+      out, status = Open3.capture2e(clean.merge("GEM_PATH" => File.join(dir, "gems")),
                                     RbConfig.ruby, "-e", script, chdir: dir)
       expect(status).to be_success, out
       expect(out.lines.map(&:chomp)).to eq(["got hello", "close 1000", File.join(installed, "lib/websocket/websocket_native.so")])
