@@ -3,6 +3,7 @@
 require "io/wait"
 require_relative "native/version"
 require_relative "native/errors"
+require_relative "native/locking"
 require_relative "websocket_native"
 require_relative "native/event"
 require_relative "native/timers"

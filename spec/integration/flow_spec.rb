@@ -9,7 +9,8 @@ RSpec.describe "flow control, liveness and slow peers" do
     queued = []
     batches = []
     count = 0
-    _, log = record(server.url("/flood?count=320&size=1048576"), limit: 120) do |ws, event|
+    # ping: on as well: while we are the slow side, the server's silence must not count against it.
+    _, log = record(server.url("/flood?count=320&size=1048576"), ping: 0.2, limit: 120) do |ws, event|
       next unless event.first == :message
 
       count += 1
@@ -34,6 +35,17 @@ RSpec.describe "flow control, liveness and slow peers" do
                             "not even a pong; the connection is presumed dead and was dropped")
     expect(log[1][2]).to eq(WebSocket::Native::ConnectionError)
     expect(log[2][0..1]).to eq([:close, 1006])
+  end
+
+  it "counts write progress as proof of life while pings wait behind an upload" do
+    data = "u" * (3 * 1024 * 1024)
+    _, log = record(server.url("/slow-read?kib=256"), ping: 0.3, limit: 30) do |ws, event|
+      ws.send(data) if event == [:open]
+    end
+    # /slow-read never answers a ping: once the upload is through, silence ends the connection,
+    # but not before: nothing given to send is lost.
+    expect(log[1][1]).to start_with("nothing came from 127.0.0.1:#{server.port} for 0.600 s")
+    expect(log[1][1]).not_to include("not delivered")
   end
 
   it "keeps a live connection with pings open" do

@@ -188,8 +188,17 @@ RSpec.describe "the reactor under stress from user code" do
       Thread.new { sleep 0.3; Process.kill("TERM", Process.pid) }
       EM.run { EM.add_periodic_timer(1) {} }
       puts "EM.run returned"
+      # close, on and timers from a trap too (Ruby allows no Mutex there)
+      ws = WebSocket::Native::Client.new("#{server.url('/echo')}")
+      ws.on(:open) { Process.kill("TERM", Process.pid) }
+      trap("TERM") do
+        ws.on(:close) { |e| puts "closed " + e.code.to_s }
+        puts "close from trap: " + ws.close(4000, "term").to_s
+        EM.add_timer(0.3) { puts "timer from trap"; EM.stop }
+      end
+      EM.run
     RUBY
-    expect(out).to eq("native run returned\nEM.run returned\n")
+    expect(out).to eq("native run returned\nEM.run returned\nclose from trap: true\nclosed 4000\ntimer from trap\n")
   end
 
   it "keeps the background reactor alive when an error handler itself raises" do

@@ -359,15 +359,21 @@ impl Reader<'_> {
         let mut close_written = false;
         let mut close_requested = false;
         let mut last_heard = Instant::now();
+        let mut proven = last_heard;
         loop {
             // Ruby is behind: stop reading so TCP pushes back on the server, instead of queueing
             // without bound. Liveness is not judged while we are the slow side.
             let paused = self.shared.budget.used() >= INBOX_BUDGET;
+            if paused {
+                // We are the slow side: silence from the server means nothing now.
+                last_heard = Instant::now();
+            }
+            let alive_since = last_heard.max(self.upload_progress(&mut proven));
             let silence_limit = self
                 .timing
                 .ping_interval
                 .filter(|_| !paused && deadline.is_none())
-                .map(|p| last_heard + p * 2);
+                .map(|p| alive_since + p * 2);
             let next = tokio::select! {
                 m = source.next(), if !paused => m,
                 () = self.shared.budget.freed.notified(), if paused => continue,
@@ -379,6 +385,11 @@ impl Reader<'_> {
                 r = &mut close_sent, if waiting_close_sent => {
                     waiting_close_sent = false;
                     close_written = r.is_ok();
+                    if close_written && peer_close.is_none() {
+                        // The answer can only come once the peer has read our frame: the wait for
+                        // it starts now, not when close() was called.
+                        deadline = Some(Instant::now() + self.timing.close_timeout);
+                    }
                     continue;
                 }
                 () = sleep_until(deadline.unwrap_or_else(Instant::now)), if deadline.is_some() => {
@@ -398,6 +409,10 @@ impl Reader<'_> {
                     }
                 }
                 () = sleep_until(silence_limit.unwrap_or_else(Instant::now)), if silence_limit.is_some() => {
+                    let ping = self.timing.ping_interval.unwrap_or_default();
+                    if last_heard.max(self.upload_progress(&mut proven)) + ping * 2 > Instant::now() {
+                        continue; // the upload made progress meanwhile: the limit moves on
+                    }
                     return Ending::Failed { code: 1006, message: self.silence_words() };
                 }
             };
@@ -453,6 +468,25 @@ impl Reader<'_> {
             .close_timeout
             .checked_sub(idle)
             .filter(|d| !d.is_zero())
+    }
+
+    /// While messages are queued, a write that the peer's socket accepts proves it alive: our
+    /// pings wait behind that data, so its pongs cannot come sooner. (A lone ping being written
+    /// proves nothing: the kernel takes it for a dead peer too.) `proven` keeps the latest such
+    /// moment once the queue is empty again.
+    fn upload_progress(&self, proven: &mut Instant) -> Instant {
+        if self.shared.buffered.load(Ordering::Acquire) > 0 {
+            *proven = (*proven).max(self.last_write_instant());
+        }
+        *proven
+    }
+
+    /// The last write that made progress, on tokio's clock.
+    fn last_write_instant(&self) -> Instant {
+        let ago = now_ms().saturating_sub(self.write_clock.load(Ordering::Acquire));
+        Instant::now()
+            .checked_sub(Duration::from_millis(ago))
+            .unwrap_or_else(Instant::now)
     }
 
     fn silence_words(&self) -> String {

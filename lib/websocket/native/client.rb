@@ -109,12 +109,12 @@ module WebSocket
         reason = utf8(reason)
         raise ArgumentError, "close reason is at most 123 bytes, not #{reason.bytesize}" if reason.bytesize > 123
 
-        @state_lock.synchronize do
-          return false if @ready_state >= CLOSING || !@connection.close(code, reason)
+        Native.synchronize(@state_lock) do
+          next false if @ready_state >= CLOSING || !@connection.close(code, reason)
 
           @ready_state = CLOSING
+          true
         end
-        true
       end
 
       # @return [Integer] bytes given to {#send} and not yet written to the socket

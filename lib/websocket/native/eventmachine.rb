@@ -195,6 +195,7 @@ module EventMachine
       operation = op || block
       raise ArgumentError, "no operation given" unless operation
 
+      reset_defer_pool_after_fork
       @defer_lock.synchronize do
         @defer_threads.select!(&:alive?)
         # Every queued job needs an idle thread of its own, or jobs that wait on each other deadlock.
@@ -226,6 +227,17 @@ module EventMachine
     def set_quantum(*) = nil
 
     private
+
+    # A forked child has none of the parent's pool threads.
+    def reset_defer_pool_after_fork
+      return if @defer_pid == Process.pid
+
+      @defer_pid = Process.pid
+      @defer_lock = Mutex.new
+      @defer_queue = Queue.new
+      @defer_threads = []
+      @defer_idle = 0
+    end
 
     def wait_for_run(interval, code)
       waiting = Waiting.new(interval, code)

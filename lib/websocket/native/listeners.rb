@@ -15,9 +15,9 @@ module WebSocket
         raise ArgumentError, "on(#{type.inspect}) needs a block" unless block
 
         type = type.to_sym
-        flush = listener_lock.synchronize do
+        flush = locked do
           listeners_for(type) << block
-          claim_flush(type)
+          kept_events.key?(type)
         end
         schedule_flush(type) if flush
         self
@@ -26,7 +26,7 @@ module WebSocket
       # Removes one listener (or all listeners of a type when no block is given).
       # @return [self]
       def off(type, &block)
-        listener_lock.synchronize do
+        locked do
           list = listeners_for(type.to_sym)
           block ? list.delete(block) : list.clear
         end
@@ -36,9 +36,9 @@ module WebSocket
       %i[open message error close].each do |type|
         # Sets the one `on<type>` handler; it runs before listeners added with {#on}.
         define_method(:"on#{type}=") do |handler|
-          flush = listener_lock.synchronize do
+          flush = locked do
             setter_slots[type] = handler
-            handler && claim_flush(type)
+            handler && kept_events.key?(type)
           end
           schedule_flush(type) if flush
         end
@@ -50,6 +50,11 @@ module WebSocket
 
       def listener_lock
         @listener_lock ||= Mutex.new
+      end
+
+      # The listener lock (unlocked inside a signal trap, see Native.synchronize).
+      def locked
+        Native.synchronize(listener_lock) { yield }
       end
 
       def listener_table
@@ -68,10 +73,6 @@ module WebSocket
         @kept_events ||= {}
       end
 
-      def flushing
-        @flushing ||= {}
-      end
-
       # The `on<type>` handler first, then listeners; nil when there is none. Called locked.
       def targets_for(type)
         list = [setter_slots[type], *listeners_for(type)].compact
@@ -82,23 +83,21 @@ module WebSocket
       # its type are still being delivered, so the order holds).
       def emit(event)
         type = event.type.to_sym
-        targets = listener_lock.synchronize do
+        flush = false
+        targets = locked do
           kept = kept_events[type]
           if kept || targets_for(type).nil?
             (kept_events[type] ||= []) << event
+            # Queued behind kept events while listeners exist: make sure a flush will come (a
+            # scheduled one may have been dropped, e.g. when EM.run ended). Flushes are idempotent.
+            flush = !targets_for(type).nil?
             nil
           else
             targets_for(type)
           end
         end
+        schedule_flush(type) if flush
         targets&.each { |l| l.call(event) }
-      end
-
-      # True (and marked) when kept events of `type` need a flush that is not yet scheduled.
-      def claim_flush(type)
-        return false unless kept_events[type] && !flushing[type]
-
-        flushing[type] = true
       end
 
       def schedule_flush(type)
@@ -109,12 +108,11 @@ module WebSocket
       # stay kept and another flush is scheduled.
       def flush_kept(type)
         loop do
-          event, targets = listener_lock.synchronize do
+          event, targets = locked do
             kept = kept_events[type]
             targets = targets_for(type)
             if kept.nil? || kept.empty? || targets.nil?
               kept_events.delete(type) if kept&.empty?
-              flushing.delete(type)
               next [nil, nil]
             end
             [kept.shift, targets]

@@ -61,13 +61,12 @@ module WebSocket
       # @return [void]
       def schedule(&block)
         @ticks << block
-        begin
-          @lock.synchronize do
-            check_fork
-            start_background unless reactor_alive?
-          end
-        rescue ThreadError
-          nil # in a trap: a running reactor picks the block up; none is started from here
+        Native.synchronize(@lock) do |locked|
+          # In a trap a running reactor picks the block up; none is started from there.
+          next unless locked
+
+          check_fork
+          start_background unless reactor_alive?
         end
         Native.wake
       end
@@ -75,10 +74,16 @@ module WebSocket
       # Runs a block on the reactor thread after `seconds`; safe from any thread.
       # @return [Timers::Entry] call #cancel on it to stop it
       def add_timer(seconds, &block)
-        entry = @lock.synchronize do
-          check_fork
-          start_background unless reactor_alive?
-          @timers.add(seconds, &block)
+        entry = @timers.make(seconds, &block)
+        Native.synchronize(@lock) do |locked|
+          if locked
+            check_fork
+            start_background unless reactor_alive?
+            @timers.insert(entry)
+          else
+            # In a signal trap: the reactor files it on its next pass.
+            @ticks << -> { @lock.synchronize { @timers.insert(entry) } }
+          end
         end
         Native.wake
         entry
@@ -250,7 +255,9 @@ module WebSocket
       def turn
         run_ticks
         run_timers
-        return if @stop || (@mode == :background && @thread != Thread.current)
+        # After a handover the old background thread must not wait for events: the new reactor
+        # thread is joining it.
+        return if @stop || @thread != Thread.current
 
         fill_backlog if @backlog.empty?
         # One at a time: after `stop`, or when a callback raises out of `run`, the rest stay queued.
@@ -265,7 +272,7 @@ module WebSocket
 
         # Re-checked after the drain cleared old wake-ups: a later stop or schedule writes anew.
         timeout = wait_time
-        return if @stop || timeout&.zero?
+        return if @stop || timeout&.zero? || @thread != Thread.current
 
         wakeup_io.wait_readable(timeout)
         @backlog = Native.drain(BATCH)

@@ -45,7 +45,17 @@ module WebSocket
       # @param seconds [Numeric] delay from now
       # @return [Entry]
       def add(seconds, &block)
-        entry = Entry.new(Native.now + seconds.to_f, @seq += 1, block)
+        insert(make(seconds, &block))
+      end
+
+      # An entry not yet in the list (for adding it later, e.g. from a signal trap).
+      # @return [Entry]
+      def make(seconds, &block)
+        Entry.new(Native.now + seconds.to_f, @seq += 1, block)
+      end
+
+      # @return [Entry] the entry, now in the list in due order
+      def insert(entry)
         index = @entries.bsearch_index { |e| (e.key <=> entry.key) >= 0 } || @entries.size
         @entries.insert(index, entry)
         entry

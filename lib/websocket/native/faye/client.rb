@@ -141,11 +141,16 @@ module Faye
 
       # With the real EventMachine running, callbacks belong on its reactor thread.
       def deliver(&block)
-        if EventMachine.respond_to?(:run_machine) && EventMachine.reactor_running?
-          EventMachine.schedule(&block)
-        else
-          block.call
-        end
+        real_em_running? ? EventMachine.schedule(&block) : block.call
+      end
+
+      # Kept events flushed to a new listener run where callbacks run: on EM's thread if real.
+      def schedule_flush(type)
+        real_em_running? ? EventMachine.next_tick { flush_kept(type) } : super
+      end
+
+      def real_em_running?
+        EventMachine.respond_to?(:run_machine) && EventMachine.reactor_running?
       end
 
       def opened(native)
