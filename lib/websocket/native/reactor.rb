@@ -60,13 +60,11 @@ module WebSocket
       # thread and from a signal trap.
       # @return [void]
       def schedule(&block)
-        @ticks << block
         Native.synchronize(@lock) do |locked|
+          check_fork if locked # first: after a fork it replaces the queue
+          @ticks << block
           # In a trap a running reactor picks the block up; none is started from there.
-          next unless locked
-
-          check_fork
-          start_background unless reactor_alive?
+          start_background if locked && !reactor_alive?
         end
         Native.wake
       end
