@@ -51,7 +51,7 @@ impl Command {
         }
     }
 
-    fn is_message(&self) -> bool {
+    pub fn is_message(&self) -> bool {
         matches!(self, Command::Text(_) | Command::Binary(_))
     }
 }
@@ -73,7 +73,14 @@ pub struct Shared {
 }
 
 impl Shared {
-    fn written(&self, messages: usize, bytes: usize) {
+    /// `send` accepted a message of `bytes`.
+    pub fn accepted(&self, bytes: usize) {
+        self.pending.fetch_add(1, Ordering::AcqRel);
+        self.buffered.fetch_add(bytes, Ordering::AcqRel);
+    }
+
+    /// Messages left the queue: written to the socket, or never queued after all.
+    pub fn written(&self, messages: usize, bytes: usize) {
         self.pending.fetch_sub(messages, Ordering::AcqRel);
         self.buffered.fetch_sub(bytes, Ordering::AcqRel);
     }

@@ -51,11 +51,6 @@ module WebSocket
         @lock.synchronize { @clients.delete(id) }
       end
 
-      # @return [Integer] clients not yet closed
-      def client_count
-        @clients.size
-      end
-
       # Runs a block on the reactor thread soon (EM.next_tick / EM.schedule); safe from any
       # thread and from a signal trap.
       # @return [void]

@@ -118,20 +118,15 @@ impl Connection {
         if !runtime::is_current(self.pid) || self.shared.finished.load(Ordering::Acquire) {
             return false;
         }
-        let (weight, counted) = (
-            cmd.weight(),
-            matches!(cmd, Command::Text(_) | Command::Binary(_)),
-        );
+        let (weight, counted) = (cmd.weight(), cmd.is_message());
         if counted {
-            self.shared.pending.fetch_add(1, Ordering::AcqRel);
-            self.shared.buffered.fetch_add(weight, Ordering::AcqRel);
+            self.shared.accepted(weight);
         }
         if tx.send(cmd).is_ok() {
             return true;
         }
         if counted {
-            self.shared.pending.fetch_sub(1, Ordering::AcqRel);
-            self.shared.buffered.fetch_sub(weight, Ordering::AcqRel);
+            self.shared.written(1, weight);
         }
         false
     }
