@@ -28,13 +28,39 @@ RSpec.describe "flow control, liveness and slow peers" do
     expect(batches.max).to be <= 2 * 1024 * 1024
   end
 
-  it "drops a connection that stays silent for twice the ping interval" do
+  it "drops a link that answers no ping within pong_timeout (default: the ping interval)" do
     _, log = record(server.url("/deaf"), ping: 0.2)
     expect(log[0]).to eq([:open])
-    expect(log[1][1]).to eq("nothing came from 127.0.0.1:#{server.port} for 0.400 s (twice the ping interval), " \
-                            "not even a pong; the connection is presumed dead and was dropped")
+    expect(log[1][1]).to eq("no reply to ping for 0.200 s from 127.0.0.1:#{server.port}: nothing came back, not even a pong " \
+                            "(pong_timeout); the connection is presumed dead and was dropped")
     expect(log[1][2]).to eq(WebSocket::Native::ConnectionError)
     expect(log[2][0..1]).to eq([:close, 1006])
+  end
+
+  it "times the pong deadline from the ping: the close comes within ping + pong_timeout of the last frame" do
+    started = nil
+    _, log = record(server.url("/deaf"), ping: 0.3, pong_timeout: 0.6, limit: 10) do |_ws, event|
+      started = Process.clock_gettime(Process::CLOCK_MONOTONIC) if event == [:open]
+    end
+    elapsed = Process.clock_gettime(Process::CLOCK_MONOTONIC) - started
+    expect(log[1][1]).to start_with("no reply to ping for 0.600 s")
+    expect(elapsed).to be >= 0.9 # the first ping goes out after 0.3 s, then 0.6 s of silence
+  end
+
+  it "keeps a silent link open when pong_timeout is false: ping: alone only sends pings" do
+    _, log = record(server.url("/deaf"), ping: 0.05, pong_timeout: false, close_timeout: 0.5) do |ws, event|
+      WebSocket::Native::Reactor.instance.add_timer(0.6) { ws.close(1000) } if event == [:open]
+    end
+    # /deaf never answers, so the close handshake itself times out, but no ping dropped the link first.
+    expect(log[0]).to eq([:open])
+    expect(log[1][1]).to include("did not answer the close handshake")
+  end
+
+  it "applies pong_timeout to the application's own pings when ping: is off" do
+    _, log = record(server.url("/deaf"), pong_timeout: 0.2) do |ws, event|
+      ws.ping("are you there") if event == [:open]
+    end
+    expect(log[1][1]).to start_with("no reply to ping for 0.200 s")
   end
 
   it "counts write progress as proof of life while pings wait behind an upload" do
@@ -44,7 +70,7 @@ RSpec.describe "flow control, liveness and slow peers" do
     end
     # /slow-read never answers a ping: once the upload is through, silence ends the connection,
     # but not before: nothing given to send is lost.
-    expect(log[1][1]).to start_with("nothing came from 127.0.0.1:#{server.port} for 0.600 s")
+    expect(log[1][1]).to start_with("no reply to ping for 0.300 s from 127.0.0.1:#{server.port}")
     expect(log[1][1]).not_to include("not delivered")
   end
 

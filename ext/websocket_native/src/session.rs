@@ -70,6 +70,11 @@ pub struct Shared {
     pub close_requested: Notify,
     /// Received bytes waiting in the inbox for Ruby.
     pub budget: Arc<Budget>,
+    /// When (`now_ms`, plus one so 0 means none) the oldest ping not followed by any frame from
+    /// the server was written.
+    pub ping_outstanding: AtomicU64,
+    /// Signalled when `ping_outstanding` is set, so the reader starts the pong deadline at once.
+    pub pinged: Notify,
 }
 
 impl Shared {
@@ -91,6 +96,8 @@ impl Shared {
 pub struct Timing {
     pub close_timeout: Duration,
     pub ping_interval: Option<Duration>,
+    /// Drop the link when nothing arrives this long after a ping was written.
+    pub pong_timeout: Option<Duration>,
 }
 
 struct Reporter {
@@ -324,8 +331,20 @@ async fn write_loop(
                 return Some(sink);
             }
         };
+        let is_ping = matches!(msg, Message::Ping(_));
         if sink.feed(msg).await.is_err() {
             return None;
+        }
+        if is_ping && timing.pong_timeout.is_some() {
+            let first = shared.ping_outstanding.compare_exchange(
+                0,
+                now_ms() + 1,
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            );
+            if first.is_ok() {
+                shared.pinged.notify_one();
+            }
         }
         if counts {
             unflushed.0 += 1;
@@ -378,9 +397,11 @@ impl Reader<'_> {
             let alive_since = last_heard.max(self.upload_progress(&mut proven));
             let silence_limit = self
                 .timing
-                .ping_interval
+                .pong_timeout
                 .filter(|_| !paused && deadline.is_none())
-                .map(|p| alive_since + p * 2);
+                .and_then(|t| self.ping_sent().map(|sent| sent.max(alive_since) + t));
+            let watch_pings =
+                self.timing.pong_timeout.is_some() && silence_limit.is_none() && !paused;
             let next = tokio::select! {
                 m = source.next(), if !paused => m,
                 () = self.shared.budget.freed.notified(), if paused => continue,
@@ -415,15 +436,21 @@ impl Reader<'_> {
                         },
                     }
                 }
+                () = self.shared.pinged.notified(), if watch_pings => continue,
                 () = sleep_until(silence_limit.unwrap_or_else(Instant::now)), if silence_limit.is_some() => {
-                    let ping = self.timing.ping_interval.unwrap_or_default();
-                    if last_heard.max(self.upload_progress(&mut proven)) + ping * 2 > Instant::now() {
-                        continue; // the upload made progress meanwhile: the limit moves on
+                    let timeout = self.timing.pong_timeout.unwrap_or_default();
+                    let since = last_heard.max(self.upload_progress(&mut proven));
+                    if self.ping_sent().is_none_or(|sent| sent.max(since) + timeout > Instant::now()) {
+                        continue; // something arrived or the upload moved meanwhile: the limit moves on
                     }
                     return Ending::Failed { code: 1006, message: self.silence_words() };
                 }
             };
             last_heard = Instant::now();
+            if self.timing.pong_timeout.is_some() {
+                // Any frame proves the link carried something after the outstanding ping.
+                self.shared.ping_outstanding.store(0, Ordering::Release);
+            }
             match next {
                 Some(Ok(Message::Text(t))) => {
                     let bytes = t.len();
@@ -490,20 +517,33 @@ impl Reader<'_> {
 
     /// The last write that made progress, on tokio's clock.
     fn last_write_instant(&self) -> Instant {
-        let ago = now_ms().saturating_sub(self.write_clock.load(Ordering::Acquire));
-        Instant::now()
-            .checked_sub(Duration::from_millis(ago))
-            .unwrap_or_else(Instant::now)
+        instant_of(self.write_clock.load(Ordering::Acquire))
+    }
+
+    /// When the oldest ping still unanswered by any frame was written.
+    fn ping_sent(&self) -> Option<Instant> {
+        match self.shared.ping_outstanding.load(Ordering::Acquire) {
+            0 => None,
+            at => Some(instant_of(at - 1)),
+        }
     }
 
     fn silence_words(&self) -> String {
-        let ping = self.timing.ping_interval.unwrap_or_default();
+        let timeout = self.timing.pong_timeout.unwrap_or_default();
         format!(
-            "nothing came from {} for {} (twice the ping interval), not even a pong; the connection is presumed dead and was dropped",
-            self.target.authority(),
-            seconds(ping * 2)
+            "no reply to ping for {} from {}: nothing came back, not even a pong (pong_timeout); the connection is presumed dead and was dropped",
+            seconds(timeout),
+            self.target.authority()
         )
     }
+}
+
+/// A `now_ms` reading on tokio's clock.
+fn instant_of(ms: u64) -> Instant {
+    let ago = now_ms().saturating_sub(ms);
+    Instant::now()
+        .checked_sub(Duration::from_millis(ago))
+        .unwrap_or_else(Instant::now)
 }
 
 fn close_timeout_words(target: &Target, timing: Timing, written: bool) -> String {

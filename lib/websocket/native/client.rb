@@ -37,6 +37,8 @@ module WebSocket
       # @option options [Numeric] :connect_timeout seconds for DNS, TCP, proxy, TLS and the upgrade (10)
       # @option options [Numeric] :close_timeout seconds to wait for the close handshake (10)
       # @option options [Numeric] :ping send a ping every this many seconds (off)
+      # @option options [Numeric, false] :pong_timeout drop the link (close 1006) when nothing
+      #   arrives this many seconds after a ping; defaults to the ping interval, false for never
       # @option options [Integer] :max_length largest message accepted, in bytes (2**26 - 1)
       # @option options [String, Hash] :proxy an http:// proxy URL, or { origin:, headers: }
       # @yieldparam client [Client] runs before connecting: attach listeners here to be sure

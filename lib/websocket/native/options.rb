@@ -12,6 +12,7 @@ module WebSocket
         connect_timeout: 10,
         close_timeout: 10,
         ping: nil,
+        pong_timeout: :ping,
         max_length: (2**26) - 1,
         max_handshake_size: 64 * 1024,
         read_buffer_size: 8 * 1024,
@@ -72,6 +73,7 @@ module WebSocket
           proxy_headers: @proxy ? @proxy[:headers] : [],
           connect_timeout: seconds(:connect_timeout), close_timeout: seconds(:close_timeout),
           ping: @options[:ping] && seconds(:ping),
+          pong_timeout: pong_timeout,
           max_length: positive_integer(:max_length),
           max_handshake_size: positive_integer(:max_handshake_size),
           read_buffer_size: positive_integer(:read_buffer_size),
@@ -198,6 +200,16 @@ module WebSocket
           fail!("#{key} must be a number of seconds from 0.001 to one year (#{SECONDS.max.to_i}), not #{value.inspect}")
         end
         value.to_f
+      end
+
+      # By default a link that answers no ping within one ping interval is dropped; false turns
+      # that off (pings are then only keepalives, as in faye-websocket).
+      def pong_timeout
+        value = @options[:pong_timeout]
+        return (@options[:ping] && seconds(:ping)) if value == :ping
+        return nil if value.nil? || value == false
+
+        seconds(:pong_timeout)
       end
 
       def positive_integer(key, allow_zero: false)

@@ -99,6 +99,7 @@ pub fn read(ruby: &Ruby, hash: RHash) -> Result<(Target, Timing), Error> {
             .seconds("close_timeout")?
             .unwrap_or(Duration::from_secs(10)),
         ping_interval: r.seconds("ping")?,
+        pong_timeout: r.seconds("pong_timeout")?,
     };
     Ok((target, timing))
 }

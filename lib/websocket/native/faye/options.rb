@@ -8,7 +8,7 @@ module Faye
     class NativeOptions
       FAYE_KEYS = %i[headers extensions max_length ping proxy tls].freeze
       # websocket-native's own options, accepted here too.
-      NATIVE_KEYS = %i[connect_timeout close_timeout binary_data_format].freeze
+      NATIVE_KEYS = %i[connect_timeout close_timeout pong_timeout binary_data_format].freeze
       TLS_KEYS = %i[root_cert_file verify_peer sni_hostname cert_chain_file private_key_file].freeze
       OWN_HEADERS = %w[host upgrade connection sec-websocket-key sec-websocket-version
                        sec-websocket-protocol sec-websocket-extensions].freeze
@@ -29,11 +29,12 @@ module Faye
 
       # @return [Hash] keyword options for WebSocket::Native::Client
       def to_native
-        native = { close_timeout: API::CLOSE_TIMEOUT }
+        # faye's ping: only sends pings; dropping a silent link is opt-in (pong_timeout:).
+        native = { close_timeout: API::CLOSE_TIMEOUT, pong_timeout: false }
         native[:headers] = headers(@options[:headers]) if @options[:headers]
         native[:tls] = tls(@options[:tls]) if @options[:tls]
         native[:proxy] = proxy(@options[:proxy]) if @options[:proxy]
-        %i[max_length ping connect_timeout close_timeout].each do |key|
+        %i[max_length ping pong_timeout connect_timeout close_timeout].each do |key|
           native[key] = @options[key] if @options.key?(key)
         end
         extensions(@options[:extensions])
