@@ -125,11 +125,13 @@ module WebSocket
     def self.connect(url, protocols = nil, **options)
       Blocking.refuse_on_reactor_thread("WebSocket::Native.connect")
       client = Client.new(url, protocols, **options) { |c| c.__send__(:keep_messages) }
+      opened = false
       begin
         client.__send__(:await_open)
-      rescue Exception => e # rubocop:disable Lint/RescueException
-        client.close(wait: false) unless e.is_a?(Error) # interrupted (Timeout, Thread#raise): do not leave it connecting
-        raise
+        opened = true
+      ensure
+        # Also when interrupted (Timeout throws past `rescue`): do not leave it connecting.
+        client.close(wait: false) unless opened
       end
       return client unless block_given?
 
