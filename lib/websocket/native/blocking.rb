@@ -3,9 +3,10 @@
 module WebSocket
   module Native
     # The blocking calls of a {Client}, for plain scripts, specs and fibers: {#receive},
-    # {#each_message} and the wait of {Client#close}. A client from {Native.connect} keeps its
-    # messages for {#receive} and emits no :message events (one client, one mode); its :open,
-    # :error and :close events still reach listeners.
+    # {#each_message} and the wait of {Client#close}. One client, one mode for messages: a client
+    # from {Native.connect} keeps them for {#receive} and refuses :message listeners; a client from
+    # Client.new gives them to listeners and refuses {#receive}. :open, :error and :close events
+    # reach listeners in both modes.
     module Blocking
       # Close codes after which {#each_message} ends quietly: normal, going away, no code given.
       NORMAL_CLOSE = [1000, 1001, 1005].freeze
@@ -24,6 +25,20 @@ module WebSocket
       # @return [Boolean] true for a client from {Native.connect}: its messages go to {#receive}
       def blocking?
         @inbox ? @inbox.keeps_messages? : false
+      end
+
+      # Adds a listener, as {Listeners#on}; :message is refused on a client from {Native.connect}.
+      # @raise [Error] for :message on a client from connect
+      def on(type, &block)
+        refuse_message_listener if type.to_s == "message"
+        super
+      end
+
+      # Sets the on-message handler, as {Listeners}; refused on a client from {Native.connect}.
+      # @raise [Error] on a client from connect
+      def onmessage=(handler)
+        refuse_message_listener if handler
+        super
       end
 
       # Waits for the next message.
@@ -64,6 +79,13 @@ module WebSocket
 
       def await_open
         @inbox.wait_open
+      end
+
+      def refuse_message_listener
+        return unless blocking?
+
+        raise Error, "a client from WebSocket::Native.connect hands its messages to receive and each_message, " \
+                     "not to on(:message); create it with Client.new to use callbacks"
       end
 
       def message_inbox(call)

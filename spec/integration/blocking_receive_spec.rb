@@ -1,0 +1,155 @@
+# frozen_string_literal: true
+
+require "spec_helper"
+
+RSpec.describe "Client#receive and #each_message" do
+  let(:server) { Support::TestServer.instance }
+
+  def connect(path = "/echo", **options)
+    Timeout.timeout(10) { WebSocket::Native.connect(server.url(path), **options) }
+  end
+
+  def elapsed
+    started = WebSocket::Native.now
+    yield
+    WebSocket::Native.now - started
+  end
+
+  it "returns text as UTF-8 and binary as BINARY, byte-exact" do
+    ws = connect
+    binary = (0..255).to_a.pack("C*")
+    ws.send("héllo ✓")
+    ws.send(binary)
+    text = ws.receive(timeout: 5)
+    data = ws.receive(timeout: 5)
+    expect([text, text.encoding]).to eq(["héllo ✓", Encoding::UTF_8])
+    expect([data, data.encoding]).to eq([binary, Encoding::BINARY])
+  ensure
+    ws&.close
+  end
+
+  it "returns nil when the timeout passes first, after about that long" do
+    ws = connect
+    took = elapsed { expect(ws.receive(timeout: 0.3)).to be_nil }
+    expect(took).to be >= 0.3
+    expect(ws.receive(timeout: 0)).to be_nil
+    ws.send("after the timeout")
+    expect(ws.receive(timeout: 5)).to eq("after the timeout")
+  ensure
+    ws&.close
+  end
+
+  it "rejects a timeout that is not a number of seconds" do
+    ws = connect
+    expect { ws.receive(timeout: -1) }.to raise_error(ArgumentError, /timeout must be nil or a number of seconds >= 0, not -1/)
+    expect { ws.receive(timeout: "1") }.to raise_error(ArgumentError)
+  ensure
+    ws&.close
+  end
+
+  it "keeps every message that arrives before the first receive, in order" do
+    ws = connect("/send?count=2000")
+    sleep 0.2 # let them all arrive first
+    got = Array.new(2000) { ws.receive(timeout: 5) }
+    expect(got).to eq((0...2000).map { |i| "message #{i}" })
+  ensure
+    ws&.close
+  end
+
+  it "wakes a receive blocked when the server closes cleanly: ConnectionClosed with code, reason, was_clean" do
+    ws = connect("/close?ms=300&code=4001&reason=maintenance")
+    error = nil
+    took = elapsed do
+      Timeout.timeout(5) { ws.receive }
+    rescue WebSocket::Native::ConnectionClosed => e
+      error = e
+    end
+    expect(took).to be >= 0.25
+    expect([error.code, error.reason, error.was_clean, error.clean?]).to eq([4001, "maintenance", true, true])
+    expect(error.message).to eq("the connection to #{ws.url} is closed (code 4001, clean): maintenance")
+    expect(ws.ready_state).to eq(WebSocket::Native::Client::CLOSED)
+    # And again on every later call.
+    expect { ws.receive(timeout: 1) }.to raise_error(WebSocket::Native::ConnectionClosed)
+  end
+
+  it "wakes a receive blocked when the server drops the connection: code 1006 with the error's words" do
+    ws = connect("/drop?ms=300")
+    expect { Timeout.timeout(5) { ws.receive } }.to raise_error(WebSocket::Native::ConnectionClosed) { |e|
+      expect([e.code, e.clean?]).to eq([1006, false])
+      expect(e.reason).to eq("the server at 127.0.0.1:#{server.port} closed the connection without a WebSocket close frame")
+      expect(e.step).to eq(:connection)
+    }
+  end
+
+  it "hands out the messages that arrived before the close, then raises" do
+    ws = connect("/send?count=3")
+    ws.close
+    expect(Array.new(3) { ws.receive(timeout: 5) }).to eq(["message 0", "message 1", "message 2"])
+    expect { ws.receive(timeout: 5) }.to raise_error(WebSocket::Native::ConnectionClosed) { |e| expect(e.code).to eq(1000) }
+  end
+
+  it "each_message yields every message until a normal close and returns the client" do
+    ws = connect("/send?count=5")
+    seen = []
+    result = Timeout.timeout(10) do
+      ws.each_message do |data|
+        seen << data
+        ws.close(wait: false) if seen.size == 5
+      end
+    end
+    expect(seen).to eq((0...5).map { |i| "message #{i}" })
+    expect(result).to be(ws)
+  end
+
+  it "each_message raises ConnectionClosed after an abnormal close" do
+    ws = connect("/drop?ms=200")
+    expect { Timeout.timeout(5) { ws.each_message { nil } } }
+      .to raise_error(WebSocket::Native::ConnectionClosed) { |e| expect(e.code).to eq(1006) }
+  end
+
+  it "each_message without a block is an Enumerator (next, take, and the end at close)" do
+    ws = connect("/send?count=4")
+    messages = ws.each_message
+    expect(messages).to be_a(Enumerator)
+    expect(Timeout.timeout(5) { messages.next }).to eq("message 0")
+    expect(Timeout.timeout(5) { ws.each_message.take(2) }).to eq(["message 1", "message 2"])
+    ws.close(wait: false)
+    expect(Timeout.timeout(5) { ws.each_message.to_a }).to eq(["message 3"])
+  end
+
+  it "raises for a client from Client.new, whose messages go to callbacks" do
+    ws = WebSocket::Native::Client.new(server.url)
+    expect(ws.blocking?).to be(false)
+    expect { ws.receive(timeout: 0) }.to raise_error(WebSocket::Native::Error, /receive needs a client from WebSocket::Native.connect/)
+  ensure
+    ws&.close
+  end
+
+  it "refuses to wait on the reactor thread" do
+    ws = connect
+    outcome = nil
+    WebSocket::Native.run do
+      ws.receive(timeout: 1)
+    rescue WebSocket::Native::Error => e
+      outcome = e.message
+    ensure
+      WebSocket::Native.stop
+    end
+    expect(outcome).to start_with("receive cannot wait on the reactor thread")
+  ensure
+    ws&.close
+  end
+
+  # The rule: one client, one mode for messages. Its other events still reach listeners.
+  it "a client from connect refuses :message listeners; its :close events reach listeners" do
+    ws = connect
+    expect { ws.on(:message) { nil } }.to raise_error(WebSocket::Native::Error, /hands its messages to receive and each_message/)
+    expect { ws.onmessage = ->(_) {} }.to raise_error(WebSocket::Native::Error, /not to on\(:message\)/)
+    closes = Queue.new
+    ws.on(:close) { |e| closes << e.code }
+    ws.send("only once")
+    expect(ws.receive(timeout: 5)).to eq("only once")
+    ws.close
+    expect(Timeout.timeout(5) { closes.pop }).to eq(1000)
+  end
+end
