@@ -107,21 +107,25 @@ module WebSocket
         Native.now + timeout
       end
 
-      # After close: waits for the close event when `wait` is true, and by default (nil) for a
-      # client from connect, except where waiting is impossible (reactor thread, signal trap).
-      def wait_after_close(wait)
+      # Whether close waits for the close event, decided (and checked) before it starts: when
+      # `wait` is true, and by default (nil) for a client from connect off the reactor thread.
+      def close_waits?(wait)
         raise ArgumentError, "wait: must be true, false or nil, not #{wait.inspect}" unless [true, false, nil].include?(wait)
-        return if wait == false || (wait.nil? && !blocking?)
-        return if wait.nil? && reactor.reactor_thread?
+        return blocking? && !reactor.reactor_thread? if wait.nil?
 
-        Blocking.refuse_on_reactor_thread("close(wait: true)")
-        close_inbox(explicit: wait)&.wait_closed
+        Blocking.refuse_on_reactor_thread("close(wait: true)") if wait
+        wait
+      end
+
+      # @param explicit [Boolean] wait: true was given (inside a signal trap that raises)
+      def await_close(explicit)
+        close_inbox(explicit: explicit)&.wait_closed
       end
 
       # The inbox the close event will reach, nil when it already came (or inside a trap).
       def close_inbox(explicit:)
         Native.synchronize(@state_lock) do |locked|
-          raise Error, "close(wait: true) cannot wait inside a signal trap" if !locked && explicit
+          raise Error, "close was started but cannot be waited for inside a signal trap" if !locked && explicit
           next nil if !locked || @ready_state == Client::CLOSED
 
           @inbox ||= Inbox.new(@url, keep_messages: false)

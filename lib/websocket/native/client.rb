@@ -112,13 +112,14 @@ module WebSocket
         reason = utf8(reason)
         raise ArgumentError, "close reason is at most 123 bytes, not #{reason.bytesize}" if reason.bytesize > 123
 
+        waits = close_waits?(wait)
         started = Native.synchronize(@state_lock) do
           next false if @ready_state >= CLOSING || !@connection.close(code, reason)
 
           @ready_state = CLOSING
           true
         end
-        wait_after_close(wait)
+        await_close(wait == true) if waits
         started
       end
 
