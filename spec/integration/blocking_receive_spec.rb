@@ -153,3 +153,21 @@ RSpec.describe "Client#receive and #each_message" do
     expect(Timeout.timeout(5) { closes.pop }).to eq(1000)
   end
 end
+
+RSpec.describe "Client#receive flow control" do
+  let(:server) { Support::TestServer.instance }
+
+  it "unread messages count against the 8 MiB budget: the connection stops reading instead of filling memory" do
+    ws = Timeout.timeout(10) { WebSocket::Native.connect(server.url("/flood?count=64&size=1048576")) }
+    inbox = ws.instance_variable_get(:@inbox)
+    sleep 1 # 64 MiB would arrive in far less than this if nothing pushed back
+    unread = inbox.instance_variable_get(:@messages).size
+    expect(unread).to be_between(4, 9)
+    expect(ws.instance_variable_get(:@connection).inbox_bytes).to be <= 9 * 1024 * 1024
+    got = Timeout.timeout(60) { Array.new(64) { ws.receive } }
+    expect(got.map(&:bytesize).uniq).to eq([1_048_576])
+    expect(ws.instance_variable_get(:@connection).inbox_bytes).to eq(0) # every read gave its bytes back
+  ensure
+    ws&.close
+  end
+end

@@ -74,7 +74,7 @@ module WebSocket
 
       # Runs in Native.connect's block for Client.new, before the connection starts.
       def keep_messages
-        @inbox = Inbox.new(@url, keep_messages: true)
+        @inbox = Inbox.new(@url, keep_messages: true, budget: @connection)
       end
 
       def await_open

@@ -9,9 +9,12 @@ module WebSocket
     class Inbox
       # @param url [String] named in {ConnectionClosed}
       # @param keep_messages [Boolean] false for an inbox that only tracks the close
-      def initialize(url, keep_messages:)
+      # @param budget [Connection, nil] counts kept bytes (#hold, #release), so the connection
+      #   stops reading while unread messages pile up
+      def initialize(url, keep_messages:, budget: nil)
         @url = url
         @keep_messages = keep_messages
+        @budget = budget
         @lock = Mutex.new
         @changed = ConditionVariable.new
         @messages = []
@@ -30,6 +33,7 @@ module WebSocket
       def keep(data)
         return false unless @keep_messages
 
+        @budget&.hold(data.bytesize)
         change { @messages << data }
         true
       end
@@ -69,7 +73,9 @@ module WebSocket
           return nil unless wait_until(deadline) { !@messages.empty? || @closed }
           raise @closed if @messages.empty?
 
-          @messages.shift
+          data = @messages.shift
+          @budget&.release(data.bytesize)
+          data
         end
       end
 
