@@ -170,4 +170,21 @@ RSpec.describe "Client#receive flow control" do
   ensure
     ws&.close
   end
+
+  it "a close with unread messages still completes the handshake (unread messages stop holding the budget)" do
+    ws = Timeout.timeout(10) { WebSocket::Native.connect(server.url("/flood?count=64&size=1048576"), close_timeout: 3) }
+    sleep 0.5 # reading has paused: the budget is full of unread messages
+    Timeout.timeout(10) { ws.close }
+    unread = 0
+    error = begin
+      loop do
+        ws.receive(timeout: 5)
+        unread += 1
+      end
+    rescue WebSocket::Native::ConnectionClosed => e
+      e
+    end
+    expect([error.code, error.clean?]).to eq([1000, true])
+    expect(unread).to be >= 4
+  end
 end

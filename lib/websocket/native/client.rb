@@ -119,6 +119,7 @@ module WebSocket
           @ready_state = CLOSING
           true
         end
+        @inbox&.stop_holding # the close reply comes behind unread messages
         await_close(wait == true) if waits
         started
       end

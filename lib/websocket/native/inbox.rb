@@ -33,9 +33,24 @@ module WebSocket
       def keep(data)
         return false unless @keep_messages
 
-        @budget&.hold(data.bytesize)
-        change { @messages << data }
+        change do
+          @budget&.hold(data.bytesize)
+          @messages << data
+        end
         true
+      end
+
+      # Gives back the budget of every unread message and holds no more: after a close the
+      # connection must read on to get the server's close frame.
+      # @return [void]
+      def stop_holding
+        Native.synchronize(@lock) do |locked|
+          # Inside a signal trap (close is allowed there) the reactor thread does it.
+          next Reactor.instance.schedule { stop_holding } unless locked
+
+          @budget&.release(@messages.sum(&:bytesize))
+          @budget = nil
+        end
       end
 
       # @return [void]
