@@ -39,6 +39,15 @@ RSpec.describe "Client#receive and #each_message" do
     ws&.close
   end
 
+  it "can be interrupted by Timeout and used again afterwards" do
+    ws = connect
+    expect { Timeout.timeout(0.2) { ws.receive } }.to raise_error(Timeout::Error)
+    ws.send("still works")
+    expect(ws.receive(timeout: 5)).to eq("still works")
+  ensure
+    ws&.close
+  end
+
   it "rejects a timeout that is not a number of seconds" do
     ws = connect
     expect { ws.receive(timeout: -1) }.to raise_error(ArgumentError, /timeout must be nil or a number of seconds >= 0, not -1/)
