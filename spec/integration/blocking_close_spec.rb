@@ -3,13 +3,9 @@
 require "spec_helper"
 
 RSpec.describe "Client#close(wait:)" do
-  let(:server) { Support::TestServer.instance }
+  include Support::Blocking
 
-  def elapsed
-    started = WebSocket::Native.now
-    yield
-    WebSocket::Native.now - started
-  end
+  let(:server) { Support::TestServer.instance }
 
   it "on a client from connect waits for the close handshake by default" do
     ws = Timeout.timeout(10) { WebSocket::Native.connect(server.url) }

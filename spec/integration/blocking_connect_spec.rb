@@ -5,6 +5,8 @@ require "open3"
 require "rbconfig"
 
 RSpec.describe "WebSocket::Native.connect" do
+  include Support::Blocking
+
   let(:server) { Support::TestServer.instance }
 
   # The :error event a callback client reports for the same URL: [message, class].
@@ -132,15 +134,8 @@ RSpec.describe "WebSocket::Native.connect" do
   end
 
   it "refuses to wait on the reactor thread, where it would wait for itself" do
-    outcome = nil
-    WebSocket::Native.run do
-      WebSocket::Native.connect(server.url)
-    rescue WebSocket::Native::Error => e
-      outcome = e.message
-    ensure
-      WebSocket::Native.stop
-    end
-    expect(outcome).to start_with("WebSocket::Native.connect cannot wait on the reactor thread")
+    expect(error_on_reactor_thread { WebSocket::Native.connect(server.url) })
+      .to start_with("WebSocket::Native.connect cannot wait on the reactor thread")
   end
 
   it "an interrupted connect hangs up the connection it started (long before connect_timeout)" do

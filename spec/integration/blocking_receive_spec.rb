@@ -3,66 +3,57 @@
 require "spec_helper"
 
 RSpec.describe "Client#receive and #each_message" do
+  include Support::Blocking
+
   let(:server) { Support::TestServer.instance }
 
-  def connect(path = "/echo", **options)
-    Timeout.timeout(10) { WebSocket::Native.connect(server.url(path), **options) }
-  end
-
-  def elapsed
-    started = WebSocket::Native.now
-    yield
-    WebSocket::Native.now - started
+  def connect(path = "/echo", **options, &block)
+    Timeout.timeout(30) { WebSocket::Native.connect(server.url(path), **options, &block) }
   end
 
   it "returns text as UTF-8 and binary as BINARY, byte-exact" do
-    ws = connect
-    binary = (0..255).to_a.pack("C*")
-    ws.send("héllo ✓")
-    ws.send(binary)
-    text = ws.receive(timeout: 5)
-    data = ws.receive(timeout: 5)
-    expect([text, text.encoding]).to eq(["héllo ✓", Encoding::UTF_8])
-    expect([data, data.encoding]).to eq([binary, Encoding::BINARY])
-  ensure
-    ws&.close
+    connect do |ws|
+      binary = (0..255).to_a.pack("C*")
+      ws.send("héllo ✓")
+      ws.send(binary)
+      text = ws.receive(timeout: 5)
+      data = ws.receive(timeout: 5)
+      expect([text, text.encoding]).to eq(["héllo ✓", Encoding::UTF_8])
+      expect([data, data.encoding]).to eq([binary, Encoding::BINARY])
+    end
   end
 
   it "returns nil when the timeout passes first, after about that long" do
-    ws = connect
-    took = elapsed { expect(ws.receive(timeout: 0.3)).to be_nil }
-    expect(took).to be >= 0.3
-    expect(ws.receive(timeout: 0)).to be_nil
-    ws.send("after the timeout")
-    expect(ws.receive(timeout: 5)).to eq("after the timeout")
-  ensure
-    ws&.close
+    connect do |ws|
+      took = elapsed { expect(ws.receive(timeout: 0.3)).to be_nil }
+      expect(took).to be >= 0.3
+      expect(ws.receive(timeout: 0)).to be_nil
+      ws.send("after the timeout")
+      expect(ws.receive(timeout: 5)).to eq("after the timeout")
+    end
   end
 
   it "can be interrupted by Timeout and used again afterwards" do
-    ws = connect
-    expect { Timeout.timeout(0.2) { ws.receive } }.to raise_error(Timeout::Error)
-    ws.send("still works")
-    expect(ws.receive(timeout: 5)).to eq("still works")
-  ensure
-    ws&.close
+    connect do |ws|
+      expect { Timeout.timeout(0.2) { ws.receive } }.to raise_error(Timeout::Error)
+      ws.send("still works")
+      expect(ws.receive(timeout: 5)).to eq("still works")
+    end
   end
 
   it "rejects a timeout that is not a number of seconds" do
-    ws = connect
-    expect { ws.receive(timeout: -1) }.to raise_error(ArgumentError, /timeout must be nil or a number of seconds >= 0, not -1/)
-    expect { ws.receive(timeout: "1") }.to raise_error(ArgumentError)
-  ensure
-    ws&.close
+    connect do |ws|
+      expect { ws.receive(timeout: -1) }.to raise_error(ArgumentError, /timeout must be nil or a number of seconds >= 0, not -1/)
+      expect { ws.receive(timeout: "1") }.to raise_error(ArgumentError)
+    end
   end
 
   it "keeps every message that arrives before the first receive, in order" do
-    ws = connect("/send?count=2000")
-    sleep 0.2 # let them all arrive first
-    got = Array.new(2000) { ws.receive(timeout: 5) }
-    expect(got).to eq((0...2000).map { |i| "message #{i}" })
-  ensure
-    ws&.close
+    connect("/send?count=2000") do |ws|
+      sleep 0.2 # let them all arrive first
+      got = Array.new(2000) { ws.receive(timeout: 5) }
+      expect(got).to eq((0...2000).map { |i| "message #{i}" })
+    end
   end
 
   it "wakes a receive blocked when the server closes cleanly: ConnectionClosed with code, reason, was_clean" do
@@ -135,18 +126,9 @@ RSpec.describe "Client#receive and #each_message" do
   end
 
   it "refuses to wait on the reactor thread" do
-    ws = connect
-    outcome = nil
-    WebSocket::Native.run do
-      ws.receive(timeout: 1)
-    rescue WebSocket::Native::Error => e
-      outcome = e.message
-    ensure
-      WebSocket::Native.stop
+    connect do |ws|
+      expect(error_on_reactor_thread { ws.receive(timeout: 1) }).to start_with("receive cannot wait on the reactor thread")
     end
-    expect(outcome).to start_with("receive cannot wait on the reactor thread")
-  ensure
-    ws&.close
   end
 
   # The rule: one client, one mode for messages. Its other events still reach listeners.
