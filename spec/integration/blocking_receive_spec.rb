@@ -78,7 +78,24 @@ RSpec.describe "Client#receive and #each_message" do
       expect([e.code, e.clean?]).to eq([1006, false])
       expect(e.reason).to eq("the server at 127.0.0.1:#{server.port} closed the connection without a WebSocket close frame")
       expect(e.step).to eq(:connection)
+      expect(e.error).to be_a(WebSocket::Native::ConnectionError)
+      expect(e.error.message).to eq(e.reason)
     }
+  end
+
+  it "a protocol violation by the server: ConnectionClosed with the RFC code and the ProtocolError" do
+    ws = connect("/invalid-utf8")
+    expect { Timeout.timeout(5) { ws.receive } }.to raise_error(WebSocket::Native::ConnectionClosed) { |e|
+      expect([e.code, e.clean?]).to eq([1007, false])
+      expect(e.error).to be_a(WebSocket::Native::ProtocolError)
+      expect(e.reason).to include("sent a text message that is not valid UTF-8")
+    }
+  end
+
+  it "a clean close carries no error" do
+    ws = connect
+    ws.close
+    expect { ws.receive }.to raise_error(WebSocket::Native::ConnectionClosed) { |e| expect(e.error).to be_nil }
   end
 
   it "hands out the messages that arrived before the close, then raises" do

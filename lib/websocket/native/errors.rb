@@ -45,15 +45,19 @@ module WebSocket
       attr_reader :code
       # @return [String] the close reason; after a failure, the words of the :error event
       attr_reader :reason
+      # @return [Error, nil] the failure behind the close (e.g. a ProtocolError), if there was one
+      attr_reader :error
 
       # @param code [Integer]
       # @param reason [String]
       # @param was_clean [Boolean] true when the close handshake completed
       # @param url [String, nil] named in the message
-      def initialize(code, reason, was_clean, url: nil)
+      # @param error [Error, nil] the :error event's exception, when a failure ended the connection
+      def initialize(code, reason, was_clean, url: nil, error: nil)
         @code = code
         @reason = reason
         @was_clean = was_clean
+        @error = error
         where = url ? " to #{url}" : ""
         detail = reason.to_s.empty? ? "" : ": #{reason}"
         super("the connection#{where} is closed (code #{code}, #{was_clean ? 'clean' : 'not clean'})#{detail}",

@@ -58,7 +58,7 @@ module WebSocket
         change { @open = true }
       end
 
-      # Remembers the failure that ended the connection, for {#wait_open}.
+      # Remembers the failure that ended the connection, for {#wait_open} and {ConnectionClosed#error}.
       # @param error [Error]
       def failed(error)
         change { @error ||= error }
@@ -66,7 +66,7 @@ module WebSocket
 
       # @return [void]
       def closed(code, reason, clean)
-        change { @closed = ConnectionClosed.new(code, reason, clean, url: @url) }
+        change { @closed = ConnectionClosed.new(code, reason, clean, url: @url, error: @error) }
       end
 
       # Waits until the connection is open.
