@@ -10,6 +10,8 @@ require_relative "native/timers"
 require_relative "native/options"
 require_relative "native/listeners"
 require_relative "native/reactor"
+require_relative "native/inbox"
+require_relative "native/blocking"
 require_relative "native/client"
 
 module WebSocket

@@ -255,6 +255,7 @@ async fn handle(mut stream: TcpStream) -> std::io::Result<()> {
             Ok(())
         }
         "/close" => {
+            tokio::time::sleep(Duration::from_millis(req.param("ms", 0))).await;
             let code: u16 = req.param("code", 1000);
             let reason = req.query.get("reason").cloned().unwrap_or_default();
             let mut payload = code.to_be_bytes().to_vec();

@@ -88,11 +88,11 @@ impl Budget {
         self.used.load(Ordering::Acquire)
     }
 
-    fn charge(&self, bytes: usize) {
+    pub fn charge(&self, bytes: usize) {
         self.used.fetch_add(bytes, Ordering::AcqRel);
     }
 
-    fn release(&self, bytes: usize) {
+    pub fn release(&self, bytes: usize) {
         self.used.fetch_sub(bytes, Ordering::AcqRel);
         self.freed.notify_one();
     }

@@ -9,6 +9,7 @@ module WebSocket
     #   ws.on(:message) { |e| puts e.data }
     class Client
       include Listeners
+      include Blocking
 
       CONNECTING = 0
       OPEN = 1
@@ -101,8 +102,10 @@ module WebSocket
       # Starts the close handshake after every queued message has been sent.
       # @param code [Integer] 1000 or 3000..4999
       # @param reason [String] at most 123 bytes of UTF-8
+      # @param wait [Boolean, nil] wait for the close event (the handshake, bounded by
+      #   close_timeout); nil: only for a client from {Native.connect}, off the reactor thread
       # @return [Boolean] false when already closing or closed
-      def close(code = nil, reason = nil)
+      def close(code = nil, reason = nil, wait: nil)
         code ||= 1000
         reason = reason.to_s
         unless code.is_a?(Integer) && (code == 1000 || (3000..4999).cover?(code))
@@ -111,12 +114,16 @@ module WebSocket
         reason = utf8(reason)
         raise ArgumentError, "close reason is at most 123 bytes, not #{reason.bytesize}" if reason.bytesize > 123
 
-        Native.synchronize(@state_lock) do
+        waits = close_waits?(wait)
+        started = Native.synchronize(@state_lock) do
           next false if @ready_state >= CLOSING || !@connection.close(code, reason)
 
           @ready_state = CLOSING
           true
         end
+        @inbox&.stop_holding # the close reply comes behind unread messages
+        await_close(wait == true) if waits
+        started
       end
 
       # @return [Integer] bytes given to {#send} and not yet written to the socket
@@ -152,10 +159,10 @@ module WebSocket
       end
 
       # Called on the reactor thread with an event from the native core.
-      def receive(kind, args)
+      def handle_event(kind, args)
         case kind
         when Reactor::OPEN then opened(*args)
-        when Reactor::TEXT, Reactor::BINARY then emit(Event.new(:message, data: args[0]))
+        when Reactor::TEXT, Reactor::BINARY then @inbox&.keep(args[0]) || emit(Event.new(:message, data: args[0]))
         when Reactor::PONG then @pings.delete(args[0])&.call
         when Reactor::ERROR then failed(args[0].to_sym, args[1])
         when Reactor::CLOSE then closed(*args)
@@ -167,15 +174,25 @@ module WebSocket
         @status = status
         @headers = header_pairs.to_h { |k, v| [k.downcase, v] }
         opened = @state_lock.synchronize { @ready_state == CONNECTING && (@ready_state = OPEN) }
-        emit(Event.new(:open)) if opened
+        return unless opened
+
+        @inbox&.opened
+        emit(Event.new(:open))
       end
 
       def failed(step, message)
-        emit(Event.new(:error, message: message, error: Native.error_for(step, message)))
+        error = Native.error_for(step, message)
+        @inbox&.failed(error)
+        emit(Event.new(:error, message: message, error: error))
       end
 
       def closed(code, reason, clean)
-        @state_lock.synchronize { @ready_state = CLOSED }
+        # Read under the lock: close(wait: true) adds an inbox only while not yet CLOSED.
+        inbox = @state_lock.synchronize do
+          @ready_state = CLOSED
+          @inbox
+        end
+        inbox&.closed(code, reason, clean)
         @pings.clear
         emit(Event.new(:close, code: code, reason: reason, was_clean: clean))
       end

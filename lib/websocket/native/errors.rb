@@ -38,6 +38,39 @@ module WebSocket
     # An open connection was lost: no close frame, a reset, or a close handshake that timed out.
     class ConnectionError < Error; end
 
+    # Raised by the blocking calls ({Client#receive}, {Client#each_message}) once the connection
+    # has closed and no message is left, and by {Native.connect} when it closes before it opened.
+    class ConnectionClosed < Error
+      # @return [Integer] the close code (1006 when the connection was lost)
+      attr_reader :code
+      # @return [String] the close reason; after a failure, the words of the :error event
+      attr_reader :reason
+      # @return [Error, nil] the failure behind the close (e.g. a ProtocolError), if there was one
+      attr_reader :error
+
+      # @param code [Integer]
+      # @param reason [String]
+      # @param was_clean [Boolean] true when the close handshake completed
+      # @param url [String, nil] named in the message
+      # @param error [Error, nil] the :error event's exception, when a failure ended the connection
+      def initialize(code, reason, was_clean, url: nil, error: nil)
+        @code = code
+        @reason = reason
+        @was_clean = was_clean
+        @error = error
+        where = url ? " to #{url}" : ""
+        detail = reason.to_s.empty? ? "" : ": #{reason}"
+        super("the connection#{where} is closed (code #{code}, #{was_clean ? 'clean' : 'not clean'})#{detail}",
+              step: :connection)
+      end
+
+      # @return [Boolean] true when the close handshake completed
+      def was_clean
+        @was_clean
+      end
+      alias clean? was_clean
+    end
+
     # Maps the step a failure happened in to the class that reports it.
     ERROR_CLASSES = {
       dns: ConnectError, tcp: ConnectError, proxy: ConnectError,

@@ -311,7 +311,7 @@ module WebSocket
         return unless client
 
         @lock.synchronize { @clients.delete(id) } if kind == CLOSE
-        guard { client.__send__(:receive, kind, args) }
+        guard { client.__send__(:handle_event, kind, args) }
       end
 
       # Runs a callback; its exception goes to the error handler, out of `run`, or to warn.

@@ -180,6 +180,17 @@ impl Connection {
         self.shared.budget.used()
     }
 
+    /// Counts a message Ruby keeps unread (for `receive`) against the budget, so reading pauses
+    /// while unread messages pile up, as it does for slow callbacks.
+    fn hold(&self, bytes: usize) {
+        self.shared.budget.charge(bytes);
+    }
+
+    /// Gives back what `hold` counted, once the message is read.
+    fn release(&self, bytes: usize) {
+        self.shared.budget.release(bytes);
+    }
+
     /// True in a forked child for a connection opened by the parent.
     fn inherited(&self) -> bool {
         !runtime::is_current(self.pid)
@@ -197,6 +208,8 @@ pub fn init(ruby: &Ruby, native: RModule) -> Result<(), Error> {
     class.define_method("close", method!(Connection::close, 2))?;
     class.define_method("buffered_amount", method!(Connection::buffered_amount, 0))?;
     class.define_method("inbox_bytes", method!(Connection::inbox_bytes, 0))?;
+    class.define_method("hold", method!(Connection::hold, 1))?;
+    class.define_method("release", method!(Connection::release, 1))?;
     class.define_method("inherited?", method!(Connection::inherited, 0))?;
     Ok(())
 }
