@@ -62,7 +62,7 @@ RSpec.describe "EventMachine stand-in: EM-only APIs side by side with the real E
           nested.callback { log :second_never }
           nested.errback { |v| log :switched_to_errback, v }
           nested.succeed
-          EM.add_timer(0.3) { EM.stop }
+          EM.add_timer(0.3) { s.callback { log :timeout_cancelled_by_status }; EM.stop }
         end
       RUBY
       expected: [
@@ -79,6 +79,7 @@ RSpec.describe "EventMachine stand-in: EM-only APIs side by side with the real E
         ':first',
         ':switched_to_errback :switched',
         ':timed_out :too_slow',
+        ':timeout_cancelled_by_status',
         ':exit'
       ]
     },
