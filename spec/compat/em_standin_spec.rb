@@ -399,20 +399,8 @@ RSpec.describe "EventMachine stand-in: EM-only APIs side by side with the real E
     }
   }
 
-  let(:port) { Support::TestServer.instance.port }
-
-  scenarios.each do |name, scenario|
-    describe name do
-      it "behaves as EventMachine on the stand-in" do
-        out = Support::Compat.run(:none, head + scenario[:code], port: port, env: { "EM_IMPL" => "standin" })
-        expect(out).to eq(scenario[:expected])
-      end
-
-      it "prints the same on the real EventMachine" do
-        skip "ruby-eventmachine is not installed" unless Support::Compat.faye_available?
-        out = Support::Compat.run(:none, head + scenario[:code], port: port, env: { "EM_IMPL" => "real" })
-        expect(out).to eq(scenario[:expected])
-      end
-    end
-  end
+  scenarios.transform_values! { |scenario| scenario.merge(code: head + scenario[:code]) }
+  include_examples "side-by-side scenarios", scenarios,
+                   "behaves as EventMachine on the stand-in" => [:none, { "EM_IMPL" => "standin" }, false],
+                   "prints the same on the real EventMachine" => [:none, { "EM_IMPL" => "real" }, true]
 end

@@ -14,10 +14,12 @@ RSpec.describe "EventMachine stand-in: what needs the real EventMachine" do
 
   calls = {
     "EM.connect" => 'EM.connect("127.0.0.1", 80, Module.new)',
+    "EM.reconnect" => 'EM.reconnect("127.0.0.1", 80, nil)',
     "EM.bind_connect" => 'EM.bind_connect("127.0.0.1", 0, "127.0.0.1", 80)',
     "EM.connect_unix_domain" => 'EM.connect_unix_domain("/tmp/sock")',
     "EM.start_server" => 'EM.start_server("127.0.0.1", 8080, Module.new)',
     "EM.start_unix_domain_server" => 'EM.start_unix_domain_server("/tmp/sock")',
+    "EM.attach_server" => "EM.attach_server($stdin, Module.new)",
     "EM.stop_server" => "EM.stop_server(1)",
     "EM.attach" => "EM.attach($stdin)",
     "EM.watch" => "EM.watch($stdin)",
@@ -27,6 +29,8 @@ RSpec.describe "EventMachine stand-in: what needs the real EventMachine" do
     "EM.watch_file" => 'EM.watch_file("/tmp")',
     "EM.watch_process" => "EM.watch_process(Process.pid)",
     "EM.open_keyboard" => "EM.open_keyboard(Module.new)",
+    "EM.enable_proxy" => "EM.enable_proxy(nil, nil)",
+    "EM.disable_proxy" => "EM.disable_proxy(nil)",
     "EM.fork_reactor" => "EM.fork_reactor { }",
     "Handler.new (an EM::Connection)" => "class Handler < EM::Connection; end\nHandler.new(1)"
   }

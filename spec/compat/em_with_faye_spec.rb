@@ -122,23 +122,8 @@ RSpec.describe "EventMachine stand-in: EM APIs with faye clients against the ech
     }
   }
 
-  let(:port) { Support::TestServer.instance.port }
-
-  scenarios.each do |name, scenario|
-    describe name do
-      it "behaves as expected with the built-in EventMachine" do
-        expect(Support::Compat.run(:native, scenario[:code], port: port)).to eq(scenario[:expected])
-      end
-
-      it "behaves the same with the real EventMachine loaded" do
-        skip "ruby-eventmachine is not installed" unless Support::Compat.faye_available?
-        expect(Support::Compat.run(:native_em, scenario[:code], port: port)).to eq(scenario[:expected])
-      end
-
-      it "matches the real faye-websocket" do
-        skip "ruby-faye-websocket is not installed" unless Support::Compat.faye_available?
-        expect(Support::Compat.run(:faye, scenario[:code], port: port)).to eq(scenario[:expected])
-      end
-    end
-  end
+  include_examples "side-by-side scenarios", scenarios,
+                   "behaves as expected with the built-in EventMachine" => [:native, {}, false],
+                   "behaves the same with the real EventMachine loaded" => [:native_em, {}, true],
+                   "matches the real faye-websocket" => [:faye, {}, true]
 end

@@ -92,3 +92,19 @@ module Support
     end
   end
 end
+
+# One example per scenario and implementation: each run must print the scenario's `expected`.
+# `runs` maps an example's description to [impl, env, needs the real EventMachine].
+RSpec.shared_examples "side-by-side scenarios" do |scenarios, runs|
+  scenarios.each do |name, scenario|
+    describe name do
+      runs.each do |description, (impl, env, needs_real)|
+        it description do
+          skip "Debian's ruby-eventmachine / ruby-faye-websocket is not installed" if needs_real && !Support::Compat.faye_available?
+          port = Support::TestServer.instance.port
+          expect(Support::Compat.run(impl, scenario[:code], port: port, env: env)).to eq(scenario[:expected])
+        end
+      end
+    end
+  end
+end
