@@ -93,7 +93,8 @@ module Support
   end
 end
 
-# One example per scenario and implementation: each run must print the scenario's `expected`.
+# One example per scenario and implementation: each run must print the scenario's `expected`
+# (PORT there stands for the test server's port).
 # `runs` maps an example's description to [impl, env, needs the real EventMachine].
 RSpec.shared_examples "side-by-side scenarios" do |scenarios, runs|
   scenarios.each do |name, scenario|
@@ -102,7 +103,8 @@ RSpec.shared_examples "side-by-side scenarios" do |scenarios, runs|
         it description do
           skip "Debian's ruby-eventmachine / ruby-faye-websocket is not installed" if needs_real && !Support::Compat.faye_available?
           port = Support::TestServer.instance.port
-          expect(Support::Compat.run(impl, scenario[:code], port: port, env: env)).to eq(scenario[:expected])
+          expected = scenario[:expected].map { |line| line.gsub("PORT", port.to_s) }
+          expect(Support::Compat.run(impl, scenario[:code], port: port, env: env)).to eq(expected)
         end
       end
     end
