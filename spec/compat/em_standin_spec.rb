@@ -178,13 +178,13 @@ RSpec.describe "EventMachine stand-in: EM-only APIs side by side with the real E
           # Timed steps: with two in flight, 1 finishes first and 2 takes its place before 4 ends.
           EM::Iterator.new([4, 1, 2], 2).each(proc { |n, step|
             log :start, n
-            EM.add_timer(n * 0.1) { log :done, n; step.next }
+            EM.add_timer(n * 0.3) { log :done, n; step.next }
           }, proc { log :each_after })
           # Instant steps interleaved with a tick counter: the exact pass each step runs in.
           tick = 0
           EM.tick_loop { tick += 1; tick == 12 ? :stop : nil }
           EM::Iterator.new(%w[a b c d e], 3).each { |x, step| log :instant, x, tick; step.next }
-          EM::Iterator.new(1..4).map(proc { |n, step| EM.add_timer((5 - n) * 0.02) { step.return(n * n) } },
+          EM::Iterator.new(1..4).map(proc { |n, step| EM.add_timer((5 - n) * 0.01) { step.return(n * n) } },
                                      proc { |squares| log :map, squares })
           EM::Iterator.new([1, 2, 3], 3).inject(10, proc { |sum, n, step| step.return(sum + n) },
                                                 proc { |sum| log :inject, sum })
@@ -221,7 +221,7 @@ RSpec.describe "EventMachine stand-in: EM-only APIs side by side with the real E
           rescue ArgumentError => e
             log :argument_error, e.message
           end
-          EM.add_timer(0.8) { EM.stop }
+          EM.add_timer(1.5) { EM.stop }
         end
       RUBY
       expected: [
@@ -250,9 +250,9 @@ RSpec.describe "EventMachine stand-in: EM-only APIs side by side with the real E
         ':grow 5 3',
         ':grow 6 3',
         ':grow_after',
+        ':map [1, 4, 9, 16]',
         ':done 1',
         ':start 2',
-        ':map [1, 4, 9, 16]',
         ':done 2',
         ':done 4',
         ':each_after',

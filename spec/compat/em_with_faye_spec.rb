@@ -85,7 +85,7 @@ RSpec.describe "EventMachine stand-in: EM APIs with faye clients against the ech
           slow = Faye::WebSocket::Client.new(url("/silent?seconds=5"))
           ready = EM::DefaultDeferrable.new
           slow.on(:open) { ready.succeed }
-          ready.timeout(0.3, :gave_up)
+          ready.timeout(1, :gave_up)
           ready.errback { |why| log :slow, why, slow.ready_state; gave_up = true; finish.call }
 
           # One Channel feeds two clients; a tick loop waits until both are open.
