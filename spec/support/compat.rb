@@ -1,6 +1,5 @@
 # frozen_string_literal: true
 
-require "open3"
 require "rbconfig"
 
 module Support
@@ -45,16 +44,69 @@ module Support
     def self.run(impl, body, port:, env: {}, raw: false)
       env = env.merge("IMPL" => impl.to_s, "PORT" => port.to_s, "REFUSED" => ServerProcess.free_port.to_s)
       script = "#{PRELUDE}\n#{body}\nlog(:exit)\n"
-      out, status = Open3.capture2e(env, RbConfig.ruby, "-I", LIB, "-e", script)
+      out, status = capture(env, RbConfig.ruby, "-I", LIB, "-e", script)
       lines = out.lines.map(&:chomp).reject { |l| l.include?("warning:") }
       lines.reject! { |l| l.start_with?("websocket-native") } unless raw
-      lines << "exit status #{status.exitstatus}" unless status.success?
+      lines << (status ? "exit status #{status.exitstatus}" : "killed after #{TIMEOUT} s") unless status&.success?
       lines.map { |l| normalise(l) }
+    end
+
+    TIMEOUT = 60 # seconds; scenarios' own watchdogs fire after 10
+
+    # Runs a command with stdout and stderr together; kills its process group when it outlives `timeout`.
+    # @return [Array(String, Process::Status)] the output, and the status (nil when it was killed)
+    def self.capture(env, *command, timeout: TIMEOUT)
+      reader, writer = IO.pipe
+      pid = Process.spawn(env, *command, in: File::NULL, out: writer, err: writer, pgroup: true)
+      writer.close
+      output = Thread.new { reader.read }
+      deadline = Process.clock_gettime(Process::CLOCK_MONOTONIC) + timeout
+      status = output.join(timeout) && wait_until(pid, deadline)
+      unless status
+        begin
+          Process.kill("KILL", -pid)
+        rescue Errno::ESRCH
+          nil # it ended just now
+        end
+        Process.wait(pid)
+      end
+      [output.value, status]
+    ensure
+      reader&.close
+    end
+
+    # @return [Process::Status, nil] nil when the process still runs at `deadline`
+    def self.wait_until(pid, deadline)
+      loop do
+        _, status = Process.wait2(pid, Process::WNOHANG)
+        return status if status
+        return nil if Process.clock_gettime(Process::CLOCK_MONOTONIC) > deadline
+
+        sleep 0.01
+      end
     end
 
     # Close reasons of failures are our own words (faye's were empty or terse): compare the codes.
     def self.normalise(line)
       line.sub(/("close" (1002|1006|1007|1009)) ".*?"( \d+)?\z/) { "#{Regexp.last_match(1)} \"<reason>\"#{Regexp.last_match(3)}" }
+    end
+  end
+end
+
+# One example per scenario and implementation: each run must print the scenario's `expected`
+# (PORT there stands for the test server's port).
+# `runs` maps an example's description to [impl, env, needs the real EventMachine].
+RSpec.shared_examples "side-by-side scenarios" do |scenarios, runs|
+  scenarios.each do |name, scenario|
+    describe name do
+      runs.each do |description, (impl, env, needs_real)|
+        it description do
+          skip "Debian's ruby-eventmachine / ruby-faye-websocket is not installed" if needs_real && !Support::Compat.faye_available?
+          port = Support::TestServer.instance.port
+          expected = scenario[:expected].map { |line| line.gsub("PORT", port.to_s) }
+          expect(Support::Compat.run(impl, scenario[:code], port: port, env: env)).to eq(expected)
+        end
+      end
     end
   end
 end

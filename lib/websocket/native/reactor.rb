@@ -51,6 +51,11 @@ module WebSocket
         @lock.synchronize { @clients.delete(id) }
       end
 
+      # @return [Integer] clients not yet closed (EM.connection_count)
+      def client_count
+        @clients.size
+      end
+
       # Runs a block on the reactor thread soon (EM.next_tick / EM.schedule); safe from any
       # thread and from a signal trap.
       # @return [void]
