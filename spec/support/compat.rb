@@ -1,6 +1,5 @@
 # frozen_string_literal: true
 
-require "open3"
 require "rbconfig"
 
 module Support
@@ -45,12 +44,15 @@ module Support
     def self.run(impl, body, port:, env: {}, raw: false)
       env = env.merge("IMPL" => impl.to_s, "PORT" => port.to_s, "REFUSED" => ServerProcess.free_port.to_s)
       script = "#{PRELUDE}\n#{body}\nlog(:exit)\n"
-      out, status = Open3.capture2e(env, RbConfig.ruby, "-I", LIB, "-e", script)
+      out, status = Support.capture2e(env, RbConfig.ruby, "-I", LIB, "-e", script, timeout: TIMEOUT)
       lines = out.lines.map(&:chomp).reject { |l| l.include?("warning:") }
       lines.reject! { |l| l.start_with?("websocket-native") } unless raw
-      lines << "exit status #{status.exitstatus}" unless status.success?
+      lines << "exit status #{status&.exitstatus.inspect}" unless status&.success?
       lines.map { |l| normalise(l) }
     end
+
+    # Scripts end on their own in seconds (their watchdogs stop EM after 10 s); a hung one is killed.
+    TIMEOUT = 45
 
     # Close reasons of failures are our own words (faye's were empty or terse): compare the codes.
     def self.normalise(line)
