@@ -33,7 +33,7 @@ RSpec.describe "several addresses for one host name" do
     RUBY
     lib = File.expand_path("../../lib", __dir__)
     out, status = Support.capture2e("unshare", "--mount", "sh", "-c",
-                                  "mount --bind #{hosts.path} /etc/hosts && exec #{RbConfig.ruby} -I#{lib} -e '#{script}'")
+                                     "mount --bind #{hosts.path} /etc/hosts && exec #{RbConfig.ruby} -I#{lib} -e '#{script}'")
     skip "needs unshare (root) for a private /etc/hosts: #{out}" if !status&.success? && out.include?("unshare")
     expect(out.lines.map(&:chomp)).to eq(["got hello", "close 1000"])
   ensure

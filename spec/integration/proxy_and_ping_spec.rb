@@ -22,7 +22,7 @@ RSpec.describe "HTTP CONNECT proxies and keepalive pings" do
 
   it "tunnels wss:// through the proxy to the SNI-gated edge (TLS end to end)" do
     nginx = Support::Nginx.instance
-    log = echo_once(nginx.url, tls: { root_cert_file: Support::PKI.instance.ca_file },
+    log = echo_once(nginx.url, tls: { ca_file: Support::PKI.instance.ca_file },
                                proxy: { origin: @proxy.url, headers: { "Proxy-Authorization" => "Basic #{['site:s3cret'].pack('m0')}" } })
     expect(log.last).to eq([:close, 1000, "", true])
     expect(@proxy.requests.pop).to start_with("CONNECT localhost:#{nginx.port} HTTP/1.1")

@@ -13,7 +13,7 @@ RSpec.describe "the reactor, threads, lifetimes and fork" do
     done = []
     opened = 0
     clients = Array.new(200) do |i|
-      WebSocket::Native::Client.new(nginx.url, tls: { root_cert_file: Support::PKI.instance.ca_file }) do |ws|
+      WebSocket::Native::Client.new(nginx.url, tls: { ca_file: Support::PKI.instance.ca_file }) do |ws|
         ws.on(:open) { opened += 1; ws.send("client #{i}") }
         ws.on(:message) { |e| ws.close(1000, e.data) }
         ws.on(:close) do |e|

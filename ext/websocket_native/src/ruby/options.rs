@@ -57,6 +57,7 @@ pub fn read(ruby: &Ruby, hash: RHash) -> Result<(Target, Timing), Error> {
                 .into_iter()
                 .map(PathBuf::from)
                 .collect(),
+            pin_roots: r.get("pin_roots")?,
             cert_chain_file: r.path("cert_chain_file")?,
             private_key_file: r.path("private_key_file")?,
         };

@@ -68,6 +68,7 @@ module Faye
         end
       end
 
+      # faye's root_cert_file trusts only those files (the system roots only when none is given).
       def tls(given)
         fail!("tls must be a Hash, not #{given.class}") unless given.is_a?(Hash)
         ignored = given.keys - TLS_KEYS
@@ -76,7 +77,10 @@ module Faye
                "tls option#{'s' if ignored.size > 1} #{ignored.map(&:inspect).join(', ')} ignored: " \
                "rustls picks TLS 1.2/1.3 and modern cipher suites itself")
         end
-        given.slice(*TLS_KEYS)
+        native = given.slice(*TLS_KEYS)
+        roots = native.delete(:root_cert_file)
+        native[:ca_file] = roots if roots
+        native
       end
 
       # As faye reads it: a Hash whose :origin is nil or false asks for no proxy.
