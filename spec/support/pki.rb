@@ -35,13 +35,14 @@ module Support
       path("ca.pem")
     end
 
-    # Writes NAME.crt and NAME.key for these DNS names; returns [cert_path, key_path].
+    # Writes NAME.crt and NAME.key for these DNS names (or IPv4 addresses); returns [cert_path, key_path].
     # issuer: :other signs it with the second CA.
     def server_cert(name, dns:, not_before: Time.now - 3600, not_after: Time.now + (30 * 86_400), issuer: :test)
       key = OpenSSL::PKey::EC.generate("prime256v1")
       ca, ca_key = issuer == :other ? [@other_ca, @other_ca_key] : [@ca, @ca_key]
       cert = leaf(key, "CN=#{dns.first}", not_before, not_after, ca, ca_key) do |ef, c|
-        c.add_extension(ef.create_extension("subjectAltName", dns.map { |d| "DNS:#{d}" }.join(","), false))
+        names = dns.map { |d| d.match?(/\A[\d.]+\z/) ? "IP:#{d}" : "DNS:#{d}" }
+        c.add_extension(ef.create_extension("subjectAltName", names.join(","), false))
         c.add_extension(ef.create_extension("extendedKeyUsage", "serverAuth", false))
       end
       [write("#{name}.crt", cert.to_pem), write("#{name}.key", key.to_pem)]

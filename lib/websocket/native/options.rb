@@ -65,13 +65,10 @@ module WebSocket
       def native_hash
         {
           secure: secure?, host: @uri.hostname, port: @uri.port, resource: resource,
-          protocols: @protocols, headers: @headers,
-          verify_peer: verify_peer?, root_cert_files: Array(@tls[:ca_file] || @tls[:extra_ca_file]).map(&:to_s),
-          pin_roots: !@tls[:ca_file].nil?,
-          sni_hostname: @tls[:sni_hostname], cert_chain_file: @tls[:cert_chain_file]&.to_s,
-          private_key_file: @tls[:private_key_file]&.to_s,
+          protocols: @protocols, headers: @headers, **tls_fields(@tls),
           proxy_host: @proxy&.fetch(:host), proxy_port: @proxy&.fetch(:port),
-          proxy_headers: @proxy ? @proxy[:headers] : [],
+          proxy_headers: @proxy ? @proxy[:headers] : [], proxy_secure: @proxy ? @proxy[:secure] : false,
+          **tls_fields(@proxy ? @proxy[:tls] : {}, "proxy_"),
           connect_timeout: seconds(:connect_timeout), close_timeout: seconds(:close_timeout),
           ping: @options[:ping] && seconds(:ping),
           pong_timeout: pong_timeout,
@@ -80,6 +77,15 @@ module WebSocket
           read_buffer_size: positive_integer(:read_buffer_size),
           write_buffer_size: positive_integer(:write_buffer_size, allow_zero: true)
         }
+      end
+
+      # What the core reads for one TLS hop (the server's, or with "proxy_" an https:// proxy's).
+      def tls_fields(tls, prefix = "")
+        {
+          verify_peer: tls.fetch(:verify_peer, true), root_cert_files: Array(tls[:ca_file] || tls[:extra_ca_file]).map(&:to_s),
+          pin_roots: !tls[:ca_file].nil?, sni_hostname: tls[:sni_hostname], cert_chain_file: tls[:cert_chain_file]&.to_s,
+          private_key_file: tls[:private_key_file]&.to_s
+        }.transform_keys { |key| :"#{prefix}#{key}" }
       end
 
       def fail!(message)
@@ -192,10 +198,17 @@ module WebSocket
         rescue URI::InvalidURIError => e
           fail!("proxy origin #{proxy[:origin].inspect} is not a valid URL: #{e.message}")
         end
-        fail!("proxy origin #{proxy[:origin].inspect} must be an http:// URL (https proxies are not supported yet)") unless origin.scheme == "http" && origin.hostname
+        fail!("proxy origin #{proxy[:origin].inspect} must be an http:// or https:// URL") unless %w[http https].include?(origin.scheme) && origin.hostname
+        secure = origin.scheme == "https"
+        fail!("proxy tls options apply to an https:// proxy origin, not #{proxy[:origin].inspect}") if proxy[:tls] && !secure
+        tls = check_tls(proxy[:tls] || {})
+        if tls[:verify_peer] == false
+          Native.warn_once(:proxy_verify_peer, "websocket-native: proxy tls verify_peer is false for #{proxy[:origin]}; " \
+                                               "the proxy's certificate is not checked")
+        end
         headers = check_headers(proxy[:headers] || {})
         add_basic_auth(headers, "Proxy-Authorization", origin)
-        { host: origin.hostname, port: origin.port, headers: headers }
+        { host: origin.hostname, port: origin.port, headers: headers, secure: secure, tls: tls }
       end
 
       # user:password@ in a URL becomes a Basic credential, unless the header was given.

@@ -89,13 +89,15 @@ module Faye
         given.is_a?(Hash) ? given[:origin] : given
       end
 
-      # Proxy tls: options only matter for an https:// proxy, which the native check refuses
-      # with its reason (error event and close 1006); faye ignores them for http:// proxies.
+      # Proxy tls: options are read (as the server's) for an https:// proxy; faye ignores them for
+      # an http:// one.
       def proxy(given)
         return given if given.is_a?(String)
         fail!("proxy must be a Hash with :origin, not #{given.class}") unless given.is_a?(Hash)
 
-        given.slice(:origin, :headers)
+        native = given.slice(:origin, :headers)
+        native[:tls] = tls(given[:tls]) if given[:tls] && given[:origin].to_s.match?(/\Ahttps:/i)
+        native
       end
 
       def extensions(given)
