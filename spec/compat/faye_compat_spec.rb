@@ -292,6 +292,24 @@ RSpec.describe "Faye::WebSocket::Client drop-in" do
       RUBY
       expected: [":pinned :error", ":pinned :close 1006", ':system_roots "hello"', ":system_roots :close 1000", ":exit"]
     },
+    "an https proxy checked with its own tls options: refused when untrusted, used when trusted" => {
+      env: -> { tls_proxy_env },
+      code: <<~'RUBY',
+        EM.run do
+          watchdog
+          untrusted = Faye::WebSocket::Client.new(url("/hello"), nil, proxy: { origin: ENV["PROXY"], tls: { root_cert_file: ENV["OTHER_CA_FILE"] } })
+          untrusted.on(:open) { log :connected_anyway }
+          untrusted.on(:error) { log :untrusted, :error }
+          untrusted.on(:close) do |e|
+            log :untrusted, :close, e.code
+            ws = Faye::WebSocket::Client.new(url("/hello"), nil, proxy: { origin: ENV["PROXY"], tls: { root_cert_file: ENV["CA_FILE"] } })
+            ws.on(:message) { |m| log :got, m.data; ws.close }
+            ws.on(:close) { |c| log :close, c.code; EM.stop }
+          end
+        end
+      RUBY
+      expected: [":untrusted :error", ":untrusted :close 1006", ':got "hello"', ":close 1000", ":exit"]
+    },
     "module surface: constants, event classes, public methods, ensure_reactor_running, load_adapter" => {
       code: <<~'RUBY',
         log Faye::WebSocket::Client::DEFAULT_PORTS, Faye::WebSocket::API::CLOSE_TIMEOUT, Faye::WebSocket::API::Event::AT_TARGET
@@ -460,6 +478,15 @@ RSpec.describe "Faye::WebSocket::Client drop-in" do
     pki = Support::PKI.instance
     { "SSL_CERT_FILE" => pki.other_ca_file, "CA_FILE" => pki.ca_file, "PUBLIC_PORT" => Support::Nginx.instance.public_port.to_s }
   end
+
+  # An https:// CONNECT proxy whose certificate the test CA signed.
+  def tls_proxy_env
+    @tls_proxy = Support::ConnectProxy.new(tls: true)
+    pki = Support::PKI.instance
+    { "PROXY" => @tls_proxy.url, "CA_FILE" => pki.ca_file, "OTHER_CA_FILE" => pki.other_ca_file }
+  end
+
+  after { @tls_proxy&.stop }
 
   scenarios.each do |name, scenario|
     describe name do
