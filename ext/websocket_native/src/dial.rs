@@ -153,14 +153,18 @@ async fn steps(target: &Target, step: &mut Step) -> Result<Opened, Failure> {
     let mut tcp = connect(dial_host, &addrs)
         .await
         .map_err(|f| via_proxy(f, target))?;
-    let transport = match (&target.proxy, &target.tls) {
-        (Some(proxy @ Proxy { tls: Some(proxy_tls), .. }), target_tls) => {
+    let tls_proxy = target
+        .proxy
+        .as_ref()
+        .and_then(|p| p.tls.as_ref().map(|t| (p, t)));
+    let transport = match tls_proxy {
+        Some((proxy, proxy_tls)) => {
             *step = Step::Proxy;
             let name = proxy.sni_hostname.as_deref().unwrap_or(&proxy.host);
             let peer = format!("the proxy {}", proxy.authority());
             let mut hop = handshake_tls(tcp, proxy_tls, name, &peer, Step::Proxy).await?;
             tunnel(&mut hop, proxy, target).await?;
-            match target_tls {
+            match &target.tls {
                 Some(setup) => {
                     *step = Step::Tls;
                     Transport::tls_in_tls(target_handshake(hop, setup, target).await?)
@@ -168,12 +172,12 @@ async fn steps(target: &Target, step: &mut Step) -> Result<Opened, Failure> {
                 None => Transport::tls(hop),
             }
         }
-        (proxy, target_tls) => {
-            if let Some(proxy) = proxy {
+        None => {
+            if let Some(proxy) = &target.proxy {
                 *step = Step::Proxy;
                 tunnel(&mut tcp, proxy, target).await?;
             }
-            match target_tls {
+            match &target.tls {
                 Some(setup) => {
                     *step = Step::Tls;
                     Transport::tls(target_handshake(tcp, setup, target).await?)
