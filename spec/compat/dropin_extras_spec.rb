@@ -80,12 +80,13 @@ RSpec.describe "faye drop-in and EventMachine stand-in, beyond the side-by-side 
     expect(out).to eq([":open", ":close 1000", ":exit"])
   end
 
-  it "uses the proxy option" do
+  it "uses the proxy option (proxy tls: is ignored for an http:// proxy, as faye does, and silently)" do
     proxy = Support::ConnectProxy.new
-    out = run_native(<<~RUBY)
+    out = run_native(<<~RUBY, raw: true)
       EM.run do
         watchdog
-        ws = Faye::WebSocket::Client.new(url("/hello"), nil, proxy: { origin: "#{proxy.url}", headers: { "User-Agent" => "site" } })
+        ws = Faye::WebSocket::Client.new(url("/hello"), nil,
+          proxy: { origin: "#{proxy.url}", headers: { "User-Agent" => "site" }, tls: { verify_peer: false } })
         ws.on(:message) { |e| log :got, e.data; ws.close }
         ws.on(:close) { |e| log :close, e.code; EM.stop }
       end
@@ -94,6 +95,97 @@ RSpec.describe "faye drop-in and EventMachine stand-in, beyond the side-by-side 
     expect(proxy.requests.pop).to include("User-Agent: site")
   ensure
     proxy&.stop
+  end
+
+  it "names an https proxy it cannot reach (error, close 1006) and never connects directly" do
+    out = run_native(<<~'RUBY')
+      EM.run do
+        watchdog
+        ws = Faye::WebSocket::Client.new(url("/hello"), nil, proxy: { origin: "https://127.0.0.1:#{REFUSED}", tls: { verify_peer: false } })
+        ws.on(:open) { log :connected_directly }
+        ws.on(:error) { |e| log :error, e.message.start_with?("could not reach the proxy 127.0.0.1:#{REFUSED} (the proxy: option)") }
+        ws.on(:close) { |e| log :close, e.code; EM.stop }
+      end
+    RUBY
+    expect(out).to eq([":error true", ":close 1006", ":exit"])
+  end
+
+  it "refuses to send a String that is not valid UTF-8 (faye sent an invalid text frame); binary_strings: true sends it as binary" do
+    out = run_native(<<~'RUBY')
+      EM.run do
+        watchdog
+        text = Faye::WebSocket::Client.new(url("/echo"))
+        text.on(:open) do
+          begin
+            text.send("\xff\xfe".b)
+          rescue ArgumentError => e
+            log :raised, e.message
+          end
+          text.close
+        end
+        binary = Faye::WebSocket::Client.new(url("/echo"), nil, binary_strings: true)
+        binary.on(:open) { binary.send("\xff\xfe".b); binary.send("text") }
+        binary.on(:message) { |e| log :echo, e.data; binary.close if e.data == "text" }
+        binary.on(:close) { EM.stop }
+      end
+    RUBY
+    expect(out).to eq([
+      ':raised "send: this BINARY String is not valid UTF-8, and the faye drop-in sends Strings as text as ' \
+      "faye-websocket 0.11 does; send message.bytes for a binary frame, or pass binary_strings: true to send " \
+      'BINARY Strings as binary"',
+      ":echo [255, 254]", ':echo "text"', ":exit"
+    ])
+  end
+
+  it "has no server side: Faye::WebSocket.new(env), websocket?, EventSource and Client#write raise and say why" do
+    out = run_native(<<~'RUBY')
+      env = { "REQUEST_METHOD" => "GET", "HTTP_UPGRADE" => "websocket" }
+      [-> { Faye::WebSocket.new(env) }, -> { Faye::WebSocket.websocket?(env) }, -> { Faye::EventSource.new(env) },
+       -> { Faye::EventSource.eventsource?(env) }].each do |call|
+        call.call
+      rescue NotImplementedError => e
+        log e.message[/\A.*? serves/], e.message.include?("keep the real faye-websocket (require \"faye/websocket\") for the server")
+      end
+      EM.run do
+        watchdog
+        ws = Faye::WebSocket::Client.new(url("/echo"))
+        begin
+          ws.write("raw")
+        rescue NotImplementedError => e
+          log :write, e.message[/use #send/]
+        end
+        log Faye::WebSocket.load_adapter("thin"), Faye::WebSocket::SSLError.ancestors.include?(OpenSSL::SSL::SSLError)
+        ws.on(:close) { EM.stop }
+        ws.close
+      end
+    RUBY
+    expect(out).to eq(['"Faye::WebSocket.new(env) serves" true', '"Faye::WebSocket.websocket?(env) serves" true',
+                       '"Faye::EventSource.new(env) serves" true', '"Faye::EventSource.eventsource?(env) serves" true',
+                       ':write "use #send"', "nil true", ":exit"])
+  end
+
+  it "with the real EventMachine, hands each batch of events to EM in one scheduled block, in order" do
+    skip "ruby-eventmachine is not installed" unless Support::Compat.faye_available?
+    out = run_native(<<~'RUBY', impl: :native_em)
+      ticks = 0
+      EM.singleton_class.prepend(Module.new { define_method(:next_tick) { |*a, &b| ticks += 1; super(*a, &b) } })
+      EM.run do
+        watchdog
+        ws = Faye::WebSocket::Client.new(url("/send?count=200"))
+        ws.on(:open) { sleep 0.5 } # EM is busy while the 200 messages arrive
+        got = []
+        ws.on(:message) do |e|
+          got << e.data[/\d+/].to_i
+          next unless got.size == 200
+
+          log :in_order, got == (0...200).to_a
+          log :few_ticks, ticks < 20
+          ws.close
+        end
+        ws.on(:close) { EM.stop }
+      end
+    RUBY
+    expect(out).to eq([":in_order true", ":few_ticks true", ":exit"])
   end
 
   it "pings every `ping:` seconds with counting payloads, and offers binary_data_format: :string" do

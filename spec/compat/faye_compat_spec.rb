@@ -141,7 +141,7 @@ RSpec.describe "Faye::WebSocket::Client drop-in" do
         EM.run do
           watchdog
           ws = Faye::WebSocket::Client.new(url("/echo"))
-          log :early, ws.send("one"), ws.send("two"), ws.ping("p1") { log :pong }
+          log :early, ws.send("one"), ws.send("two"), ws.ping("p1") { log :pong, EM.reactor_thread? }
           got = []
           ws.on(:message) do |e|
             got << e.data
@@ -150,24 +150,192 @@ RSpec.describe "Faye::WebSocket::Client drop-in" do
           ws.on(:close) { log :got, got; EM.stop }
         end
       RUBY
-      expected: [":early true true true", ":pong", ':got ["one", "two"]', ":exit"]
+      expected: [":early true true true", ":pong true", ':got ["one", "two"]', ":exit"]
     },
-    "events wait for their first listener" => {
+    # The pong answers a ping sent after open, so it arrives after the three messages: when the
+    # listeners are attached, the messages can only have been kept.
+    "events dispatched before any listener are kept, and all go to the first listener attached" => {
       code: <<~'RUBY',
         EM.run do
           watchdog
           ws = Faye::WebSocket::Client.new(url("/send?count=3"))
-          ws.on(:open) { log :open }
-          EM.add_timer(0.5) do
-            ws.onmessage = lambda do |e|
-              log :late, e.data
-              ws.close if e.data == "message 2"
+          ws.on(:open) do
+            ws.ping("after the messages") do
+              log :pong
+              ws.on(:message) do |e|
+                log :first, e.data
+                ws.close if e.data == "message 2"
+              end
+              ws.on(:message) { |e| log :second, e.data }
+            end
+          end
+          ws.on(:close) { log :counts, ws.listener_count(:message); EM.stop }
+        end
+      RUBY
+      expected: [":pong", ':first "message 0"', ':first "message 1"', ':first "message 2"', ":counts 2", ":exit"]
+    },
+    "kept events go to an on<type> handler set later, and not to listeners added after it" => {
+      code: <<~'RUBY',
+        EM.run do
+          watchdog
+          ws = Faye::WebSocket::Client.new(url("/send?count=2"))
+          ws.on(:open) do
+            ws.ping do
+              ws.onmessage = lambda do |e|
+                log :handler, e.data
+                ws.close if e.data == "message 1"
+              end
+              ws.add_event_listener("message", ->(e) { log :listener, e.data })
             end
           end
           ws.on(:close) { EM.stop }
         end
       RUBY
-      expected: [":open", ':late "message 0"', ':late "message 1"', ':late "message 2"', ":exit"]
+      expected: [':handler "message 0"', ':handler "message 1"', ":exit"]
+    },
+    "listener forms: on(type, callable), add_listener, remove_*, listeners, listener_count, emit, dispatch_event" => {
+      code: <<~'RUBY',
+        EM.run do
+          watchdog
+          ws = Faye::WebSocket::Client.new(url("/echo"))
+          a = ->(e) { log :a, e.data }
+          b = proc { |e| log :b, e.data }
+          ws.on(:message, a)
+          ws.add_listener("message", b)
+          ws.add_listener(:message) { |e| log :block, e.data }
+          ws.add_event_listener("close", ->(e) { log :close, e.code; EM.stop })
+          ws.on(:open) do
+            log :counts, ws.listener_count(:message), ws.listeners("message").size, ws.listener_count(:error)
+            ws.send("one")
+          end
+          ws.on(:message) do |e|
+            case e.data
+            when "one"
+              ws.remove_event_listener("message", nil)
+              ws.remove_listener("message")
+              log :after_nil, ws.listener_count("message")
+              log :removed, ws.remove_listener(:message, a) == a
+              ws.remove_event_listener("message", b)
+              log :after_remove, ws.listener_count("message")
+              ws.send("two")
+            when "two"
+              ws.emit("message", Faye::WebSocket::API::Event.create("message", data: "emitted"))
+              ws.dispatch_event(Faye::WebSocket::API::Event.create("message", data: "dispatched"))
+              ws.remove_all_listeners("message")
+              log :after_all, ws.listener_count("message")
+              ws.close
+            end
+          end
+        end
+      RUBY
+      expected: [
+        ":counts 4 4 0", ':a "one"', ':b "one"', ':block "one"', ":after_nil 4", ":removed true", ":after_remove 2",
+        ':block "two"', ':block "emitted"', ':block "dispatched"', ":after_all 0", ":close 1000", ":exit"
+      ]
+    },
+    "a String goes as text whatever its encoding; an Array as binary" => {
+      code: <<~'RUBY',
+        EM.run do
+          watchdog
+          ws = Faye::WebSocket::Client.new(url("/echo"))
+          ws.on(:open) { ws.send("h\u00e9llo".b); ws.send("bytes".encode("UTF-16LE").encode("UTF-8")); ws.send([0, 255]) }
+          got = []
+          ws.on(:message) do |e|
+            got << [e.data, e.data.class.name]
+            ws.close if got.size == 3
+          end
+          ws.on(:close) { log(*got); EM.stop }
+        end
+      RUBY
+      expected: ['["héllo", "String"] ["bytes", "String"] [[0, 255], "Array"]', ":exit"]
+    },
+    "ping: only sends pings; a link that answers none stays open" => {
+      code: <<~'RUBY',
+        EM.run do
+          watchdog
+          ws = Faye::WebSocket::Client.new(url("/deaf"), nil, ping: 0.1)
+          ws.on(:open) { log :open; EM.add_timer(1) { log :state, ws.ready_state; EM.stop } }
+          ws.on(:close) { |e| log :close, e.code }
+        end
+      RUBY
+      expected: [":open", ":state 1", ":close 1006", ":exit"]
+    },
+    "proxy: { origin: nil } or false means no proxy" => {
+      code: <<~'RUBY',
+        EM.run do
+          watchdog
+          done = 0
+          [nil, false].each do |origin|
+            ws = Faye::WebSocket::Client.new(url("/hello"), nil, proxy: { origin: origin })
+            ws.on(:message) { |e| log origin, e.data; ws.close }
+            ws.on(:close) { |e| log origin, e.code; EM.stop if (done += 1) == 2 }
+          end
+        end
+      RUBY
+      expected: ['nil "hello"', 'false "hello"', "nil 1000", "false 1000", ":exit"]
+    },
+    "a pinned CA (tls root_cert_file) refuses a server that only the system roots trust" => {
+      env: -> { pinning_env },
+      code: <<~'RUBY',
+        EM.run do
+          watchdog
+          target = "wss://localhost:#{ENV['PUBLIC_PORT']}/hello"
+          pinned = Faye::WebSocket::Client.new(target, nil, tls: { root_cert_file: ENV["CA_FILE"] })
+          pinned.on(:error) { log :pinned, :error }
+          pinned.on(:close) do |e|
+            log :pinned, :close, e.code
+            system_roots = Faye::WebSocket::Client.new(target)
+            system_roots.on(:message) { |m| log :system_roots, m.data; system_roots.close }
+            system_roots.on(:close) { |c| log :system_roots, :close, c.code; EM.stop }
+          end
+        end
+      RUBY
+      expected: [":pinned :error", ":pinned :close 1006", ':system_roots "hello"', ":system_roots :close 1000", ":exit"]
+    },
+    "an https proxy checked with its own tls options: refused when untrusted, used when trusted" => {
+      env: -> { tls_proxy_env },
+      code: <<~'RUBY',
+        EM.run do
+          watchdog
+          untrusted = Faye::WebSocket::Client.new(url("/hello"), nil, proxy: { origin: ENV["PROXY"], tls: { root_cert_file: ENV["OTHER_CA_FILE"] } })
+          untrusted.on(:open) { log :connected_anyway }
+          untrusted.on(:error) { log :untrusted, :error }
+          untrusted.on(:close) do |e|
+            log :untrusted, :close, e.code
+            ws = Faye::WebSocket::Client.new(url("/hello"), nil, proxy: { origin: ENV["PROXY"], tls: { root_cert_file: ENV["CA_FILE"] } })
+            ws.on(:message) { |m| log :got, m.data; ws.close }
+            ws.on(:close) { |c| log :close, c.code; EM.stop }
+          end
+        end
+      RUBY
+      expected: [":untrusted :error", ":untrusted :close 1006", ':got "hello"', ":close 1000", ":exit"]
+    },
+    "module surface: constants, event classes, public methods, ensure_reactor_running, load_adapter" => {
+      code: <<~'RUBY',
+        log Faye::WebSocket::Client::DEFAULT_PORTS, Faye::WebSocket::API::CLOSE_TIMEOUT, Faye::WebSocket::API::Event::AT_TARGET
+        log Faye::WebSocket::API::TYPES.map { |type, klass| [type, klass.name, klass.superclass.name] }
+        log %i[on add_listener add_event_listener remove_listener remove_event_listener remove_all_listeners listeners
+               listener_count emit dispatch_event write send ping close].reject { |m| Faye::WebSocket::Client.public_method_defined?(m) }
+        log %i[flush event_buffers].map { |m| Faye::WebSocket::Client.private_method_defined?(m) }
+        log Faye::WebSocket.respond_to?(:load_adapter), Faye::WebSocket.respond_to?(:websocket?)
+        Faye::WebSocket.ensure_reactor_running
+        log :running, EM.reactor_running?, EM.reactor_thread?
+        got = Queue.new
+        EM.schedule do
+          ws = Faye::WebSocket::Client.new(url("/hello"))
+          ws.on(:message) { |e| got << e.data; ws.close }
+          ws.on(:close) { |e| got << e.code }
+        end
+        log got.pop, got.pop
+      RUBY
+      expected: [
+        '{"http"=>80, "https"=>443, "ws"=>80, "wss"=>443} 30 2',
+        '[["open", "Faye::WebSocket::API::OpenEvent", "Faye::WebSocket::API::Event"], ' \
+        '["message", "Faye::WebSocket::API::MessageEvent", "Faye::WebSocket::API::Event"], ' \
+        '["close", "Faye::WebSocket::API::CloseEvent", "Faye::WebSocket::API::Event"], ' \
+        '["error", "Faye::WebSocket::API::ErrorEvent", "Faye::WebSocket::API::Event"]]',
+        "[]", "[true, true]", "true true", ":running true false", '"hello" 1000', ":exit"
+      ]
     },
     "add_event_listener, remove_event_listener and the on<type> handler first" => {
       code: <<~'RUBY',
@@ -305,22 +473,38 @@ RSpec.describe "Faye::WebSocket::Client drop-in" do
 
   let(:port) { Support::TestServer.instance.port }
 
+  # The second test CA plays the system roots (SSL_CERT_FILE); nginx's public port has its certificate.
+  def pinning_env
+    pki = Support::PKI.instance
+    { "SSL_CERT_FILE" => pki.other_ca_file, "CA_FILE" => pki.ca_file, "PUBLIC_PORT" => Support::Nginx.instance.public_port.to_s }
+  end
+
+  # An https:// CONNECT proxy whose certificate the test CA signed.
+  def tls_proxy_env
+    @tls_proxy = Support::ConnectProxy.new(tls: true)
+    pki = Support::PKI.instance
+    { "PROXY" => @tls_proxy.url, "CA_FILE" => pki.ca_file, "OTHER_CA_FILE" => pki.other_ca_file }
+  end
+
+  after { @tls_proxy&.stop }
+
   scenarios.each do |name, scenario|
     describe name do
       let(:expected) { scenario[:expected].map { |l| l.gsub("PORT", port.to_s) } }
+      let(:env) { scenario[:env] ? instance_exec(&scenario[:env]) : {} }
 
       it "behaves as expected with the built-in EventMachine" do
-        expect(Support::Compat.run(:native, scenario[:code], port: port)).to eq(expected)
+        expect(Support::Compat.run(:native, scenario[:code], port: port, env: env)).to eq(expected)
       end
 
       it "behaves the same with the real EventMachine loaded" do
         skip "ruby-eventmachine is not installed" unless Support::Compat.faye_available?
-        expect(Support::Compat.run(:native_em, scenario[:code], port: port)).to eq(expected)
+        expect(Support::Compat.run(:native_em, scenario[:code], port: port, env: env)).to eq(expected)
       end
 
       it "matches the real faye-websocket" do
         skip "ruby-faye-websocket is not installed" unless Support::Compat.faye_available?
-        expect(Support::Compat.run(:faye, scenario[:code], port: port)).to eq(expected)
+        expect(Support::Compat.run(:faye, scenario[:code], port: port, env: env)).to eq(expected)
       end
     end
   end

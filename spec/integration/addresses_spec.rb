@@ -32,9 +32,9 @@ RSpec.describe "several addresses for one host name" do
       WebSocket::Native.run
     RUBY
     lib = File.expand_path("../../lib", __dir__)
-    out, status = Open3.capture2e("unshare", "--mount", "sh", "-c",
-                                  "mount --bind #{hosts.path} /etc/hosts && exec #{RbConfig.ruby} -I#{lib} -e '#{script}'")
-    skip "needs unshare (root) for a private /etc/hosts: #{out}" if !status.success? && out.include?("unshare")
+    out, status = Support.capture2e("unshare", "--mount", "sh", "-c",
+                                     "mount --bind #{hosts.path} /etc/hosts && exec #{RbConfig.ruby} -I#{lib} -e '#{script}'")
+    skip "needs unshare (root) for a private /etc/hosts: #{out}" if !status&.success? && out.include?("unshare")
     expect(out.lines.map(&:chomp)).to eq(["got hello", "close 1000"])
   ensure
     fillers&.each(&:close)

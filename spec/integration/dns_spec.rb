@@ -18,8 +18,8 @@ RSpec.describe "DNS failures" do
   RUBY
 
   def isolated(command)
-    out, status = Open3.capture2e("unshare", "--net", "--mount", "sh", "-c", command)
-    skip "needs unshare (root) for an isolated network namespace: #{out}" if !status.success? && out.include?("unshare")
+    out, status = Support.capture2e("unshare", "--net", "--mount", "sh", "-c", command)
+    skip "needs unshare (root) for an isolated network namespace: #{out}" if !status&.success? && out.include?("unshare")
     out
   end
 

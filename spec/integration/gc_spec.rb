@@ -5,24 +5,29 @@ require "spec_helper"
 RSpec.describe "garbage collection at the native boundary" do
   let(:server) { Support::TestServer.instance }
 
-  def under_gc_stress
-    GC.stress = true
-    yield
-  ensure
-    GC.stress = false
-  end
-
   it "keeps every object of a drained batch alive while GC runs at each allocation" do
-    ws = WebSocket::Native::Client.new(server.url("/send?count=20"))
+    ws = nil
     got = []
-    ws.on(:message) do |e|
-      got << e.data.dup
-      ws.close if got.size == 20
+    stressed = []
+    Timeout.timeout(60) do
+      # This thread is the reactor from here on, so nothing is dispatched until the block returns:
+      # the twenty messages queue up in the core and one drain converts them all under stress.
+      WebSocket::Native.run do
+        ws = WebSocket::Native::Client.new(server.url("/send?count=20"))
+        ws.on(:message) do |e|
+          got << e.data.dup
+          stressed << GC.stress
+          ws.close if got.size == 20
+        end
+        ws.on(:close) { WebSocket::Native.stop }
+        sleep 0.3
+        GC.stress = true
+      end
+    ensure
+      GC.stress = false
     end
-    ws.on(:close) { WebSocket::Native.stop }
-    sleep 0.3 # let every event queue up, so one drain converts them all under stress
-    under_gc_stress { Timeout.timeout(60) { WebSocket::Native.run } }
     expect(got).to eq((0...20).map { |i| "message #{i}" })
+    expect(stressed).to all(be(true))
     expect(ws.headers["x-test-server"]).to eq("websocket-native")
   end
 

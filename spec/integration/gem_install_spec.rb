@@ -16,10 +16,10 @@ RSpec.describe "gem build and gem install" do
   it "installs a small gem that loads and connects" do
     Dir.mktmpdir("websocket-native-gem") do |dir|
       gem_file = File.join(dir, "websocket-native.gem")
-      out, status = Open3.capture2e(clean, "gem", "build", "native.gemspec", "-o", gem_file, chdir: root)
+      out, status = Support.capture2e(clean, "gem", "build", "native.gemspec", "-o", gem_file, chdir: root, timeout: 600)
       expect(status).to be_success, out
-      out, status = Open3.capture2e(clean, "gem", "install", "--local", "--no-document",
-                                    "--install-dir", File.join(dir, "gems"), gem_file)
+      out, status = Support.capture2e(clean, "gem", "install", "--local", "--no-document",
+                                       "--install-dir", File.join(dir, "gems"), gem_file, timeout: 600)
       expect(status).to be_success, out
 
       installed = Dir[File.join(dir, "gems", "gems", "websocket-native-*")].first
@@ -35,8 +35,8 @@ RSpec.describe "gem build and gem install" do
         WebSocket::Native.run
         puts $LOADED_FEATURES.grep(/websocket_native/).first
       RUBY
-      out, status = Open3.capture2e(clean.merge("GEM_PATH" => File.join(dir, "gems")),
-                                    RbConfig.ruby, "-e", script, chdir: dir)
+      out, status = Support.capture2e(clean.merge("GEM_PATH" => File.join(dir, "gems")),
+                                       RbConfig.ruby, "-e", script, chdir: dir)
       expect(status).to be_success, out
       expect(out.lines.map(&:chomp)).to eq(["got hello", "close 1000", File.join(installed, "lib/websocket/websocket_native.so")])
     end

@@ -22,7 +22,7 @@ RSpec.describe "HTTP CONNECT proxies and keepalive pings" do
 
   it "tunnels wss:// through the proxy to the SNI-gated edge (TLS end to end)" do
     nginx = Support::Nginx.instance
-    log = echo_once(nginx.url, tls: { root_cert_file: Support::PKI.instance.ca_file },
+    log = echo_once(nginx.url, tls: { ca_file: Support::PKI.instance.ca_file },
                                proxy: { origin: @proxy.url, headers: { "Proxy-Authorization" => "Basic #{['site:s3cret'].pack('m0')}" } })
     expect(log.last).to eq([:close, 1000, "", true])
     expect(@proxy.requests.pop).to start_with("CONNECT localhost:#{nginx.port} HTTP/1.1")
@@ -42,9 +42,45 @@ RSpec.describe "HTTP CONNECT proxies and keepalive pings" do
     expect(log.first[1]).to include("127.0.0.1:#{port}: connection refused")
   end
 
-  it "refuses an https proxy at once" do
-    expect { WebSocket::Native::Client.new(server.url, nil, proxy: "https://127.0.0.1:3128") }
-      .to raise_error(WebSocket::Native::ConfigurationError, /must be an http:\/\/ URL/)
+  describe "an https:// proxy" do
+    let(:pki) { Support::PKI.instance }
+
+    around do |example|
+      @tls_proxy = Support::ConnectProxy.new(tls: true)
+      example.run
+    ensure
+      @tls_proxy.stop
+    end
+
+    it "tunnels ws:// inside TLS to the proxy, checking its certificate with the proxy's tls options" do
+      log = echo_once(server.url, proxy: { origin: @tls_proxy.url, tls: { ca_file: pki.ca_file } })
+      expect(log).to eq([[:open], [:message, "echo me"], [:close, 1000, "", true]])
+      expect(@tls_proxy.requests.pop).to start_with("CONNECT 127.0.0.1:#{server.port} HTTP/1.1\r\n")
+    end
+
+    it "tunnels wss:// as TLS inside TLS to the SNI-gated edge" do
+      nginx = Support::Nginx.instance
+      log = echo_once(nginx.url, tls: { ca_file: pki.ca_file }, proxy: { origin: @tls_proxy.url, tls: { ca_file: pki.ca_file } })
+      expect(log.last).to eq([:close, 1000, "", true])
+      expect(@tls_proxy.requests.pop).to start_with("CONNECT localhost:#{nginx.port} HTTP/1.1")
+    end
+
+    it "refuses a proxy whose certificate is not trusted, at the proxy step, and never connects directly" do
+      log = echo_once(server.url, proxy: { origin: @tls_proxy.url, tls: { ca_file: pki.other_ca_file } })
+      expect(log.first[0]).to eq(:error)
+      expect(log.first[2]).to eq(WebSocket::Native::ConnectError)
+      expect(log.first[1]).to start_with("TLS handshake with the proxy 127.0.0.1:#{@tls_proxy.port} failed: " \
+                                         "the server certificate is not trusted")
+      expect(log.map(&:first)).to eq(%i[error close])
+      expect(@tls_proxy.requests).to be_empty
+    end
+
+    it "takes tls options only for an https:// origin" do
+      expect { WebSocket::Native::Client.new(server.url, nil, proxy: { origin: @proxy.url, tls: { verify_peer: false } }) }
+        .to raise_error(WebSocket::Native::ConfigurationError, /proxy tls options apply to an https:\/\/ proxy origin/)
+      expect { WebSocket::Native::Client.new(server.url, nil, proxy: "socks5://127.0.0.1:1080") }
+        .to raise_error(WebSocket::Native::ConfigurationError, /must be an http:\/\/ or https:\/\/ URL/)
+    end
   end
 
   it "sends a ping every `ping:` seconds with counting payloads" do

@@ -13,7 +13,7 @@ RSpec.describe "the reactor, threads, lifetimes and fork" do
     done = []
     opened = 0
     clients = Array.new(200) do |i|
-      WebSocket::Native::Client.new(nginx.url, tls: { root_cert_file: Support::PKI.instance.ca_file }) do |ws|
+      WebSocket::Native::Client.new(nginx.url, tls: { ca_file: Support::PKI.instance.ca_file }) do |ws|
         ws.on(:open) { opened += 1; ws.send("client #{i}") }
         ws.on(:message) { |e| ws.close(1000, e.data) }
         ws.on(:close) do |e|
@@ -57,7 +57,7 @@ RSpec.describe "the reactor, threads, lifetimes and fork" do
         puts "Interrupt after %.1f s" % (Process.clock_gettime(Process::CLOCK_MONOTONIC) - started)
       end
     RUBY
-    out, = Open3.capture2e("timeout", "-s", "INT", "2", RbConfig.ruby, "-I", lib, "-e", script)
+    out, = Support.capture2e("timeout", "-s", "INT", "2", RbConfig.ruby, "-I", lib, "-e", script)
     expect(out).to match(/\Aopen\nInterrupt after \d+\.\d s\n\z/)
     expect(out[/after (\d+\.\d)/, 1].to_f).to be < 10
   end
@@ -159,7 +159,7 @@ RSpec.describe "the reactor, threads, lifetimes and fork" do
       exit!(0)
     end
     writer.close
-    Process.wait(pid)
+    expect(Support.wait_child(pid)).to be_success
     child = reader.read.split("\n")
     expect(child).to contain_exactly("inherited 1006 connection belongs to the parent process", "child got child")
     ws.send("after fork")
@@ -173,7 +173,7 @@ RSpec.describe "the reactor under stress from user code" do
   let(:lib) { File.expand_path("../../lib", __dir__) }
 
   def ruby_script(script)
-    out, status = Open3.capture2e(RbConfig.ruby, "-I", lib, "-e", script)
+    out, status = Support.capture2e(RbConfig.ruby, "-I", lib, "-e", script)
     [out, status]
   end
 

@@ -5,7 +5,7 @@ require "spec_helper"
 RSpec.describe "TLS through an SNI-gated nginx edge" do
   let(:nginx) { Support::Nginx.instance }
   let(:pki) { Support::PKI.instance }
-  let(:trusted) { { root_cert_file: pki.ca_file } }
+  let(:trusted) { { ca_file: pki.ca_file } }
 
   around do |example|
     # Pin the trust store for the client under test: the system bundle, which lacks the test CA.
@@ -48,13 +48,36 @@ RSpec.describe "TLS through an SNI-gated nginx edge" do
     expect(log.first[2]).to eq(WebSocket::Native::TLSError)
     expect(log.first[1]).to include("the server certificate is not trusted")
     expect(log.first[1]).to include("SSL_CERT_FILE=")
-    expect(log.first[1]).to include("root_cert_file")
+    expect(log.first[1]).to include("ca_file")
   end
 
   it "rejects an untrusted certificate even when SSL_CERT_FILE is cleared" do
     ENV.delete("SSL_CERT_FILE")
     log = echo_once(nginx.url)
     expect(log.first[1]).to include("the server certificate is not trusted")
+  end
+
+  describe "ca_file pins, extra_ca_file adds (a second CA in SSL_CERT_FILE plays the system roots)" do
+    let(:public_url) { "wss://localhost:#{nginx.public_port}/echo" }
+
+    before { ENV["SSL_CERT_FILE"] = pki.other_ca_file }
+
+    it "trusts the system roots without either" do
+      expect(echo_once(public_url).last).to eq([:close, 1000, "", true])
+    end
+
+    it "ca_file refuses a server that only the system roots trust, and says which roots it used" do
+      log = echo_once(public_url, tls: { ca_file: pki.ca_file })
+      expect(log.first[2]).to eq(WebSocket::Native::TLSError)
+      expect(log.first[1]).to include("the server certificate is not trusted", "(only 1 from #{pki.ca_file})")
+      expect(log.last[0..1]).to eq([:close, 1006])
+      expect(echo_once(nginx.url, tls: { ca_file: [pki.other_ca_file, pki.ca_file] }).last).to eq([:close, 1000, "", true])
+    end
+
+    it "extra_ca_file trusts its files and the system roots" do
+      expect(echo_once(public_url, tls: { extra_ca_file: pki.ca_file }).last).to eq([:close, 1000, "", true])
+      expect(echo_once(nginx.url, tls: { extra_ca_file: pki.ca_file }).last).to eq([:close, 1000, "", true])
+    end
   end
 
   it "connects with verify_peer: false and warns once per process" do

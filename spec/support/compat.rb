@@ -44,47 +44,16 @@ module Support
     def self.run(impl, body, port:, env: {}, raw: false)
       env = env.merge("IMPL" => impl.to_s, "PORT" => port.to_s, "REFUSED" => ServerProcess.free_port.to_s)
       script = "#{PRELUDE}\n#{body}\nlog(:exit)\n"
-      out, status = capture(env, RbConfig.ruby, "-I", LIB, "-e", script)
-      lines = out.lines.map(&:chomp).reject { |l| l.include?("warning:") }
+      out, status = Support.capture2e(env, RbConfig.ruby, "-I", LIB, "-e", script, timeout: TIMEOUT)
+      # EventMachine's C++ prints OpenSSL's error queue on a failed handshake; faye reports it as events too.
+      lines = out.lines.map(&:chomp).reject { |l| l.include?("warning:") || l.match?(/\A\h+:error:\h+:SSL routines:/) }
       lines.reject! { |l| l.start_with?("websocket-native") } unless raw
-      lines << (status ? "exit status #{status.exitstatus}" : "killed after #{TIMEOUT} s") unless status&.success?
+      lines << "exit status #{status&.exitstatus.inspect}" unless status&.success?
       lines.map { |l| normalise(l) }
     end
 
-    TIMEOUT = 60 # seconds; scenarios' own watchdogs fire after 10
-
-    # Runs a command with stdout and stderr together; kills its process group when it outlives `timeout`.
-    # @return [Array(String, Process::Status)] the output, and the status (nil when it was killed)
-    def self.capture(env, *command, timeout: TIMEOUT)
-      reader, writer = IO.pipe
-      pid = Process.spawn(env, *command, in: File::NULL, out: writer, err: writer, pgroup: true)
-      writer.close
-      output = Thread.new { reader.read }
-      deadline = Process.clock_gettime(Process::CLOCK_MONOTONIC) + timeout
-      status = output.join(timeout) && wait_until(pid, deadline)
-      unless status
-        begin
-          Process.kill("KILL", -pid)
-        rescue Errno::ESRCH
-          nil # it ended just now
-        end
-        Process.wait(pid)
-      end
-      [output.value, status]
-    ensure
-      reader&.close
-    end
-
-    # @return [Process::Status, nil] nil when the process still runs at `deadline`
-    def self.wait_until(pid, deadline)
-      loop do
-        _, status = Process.wait2(pid, Process::WNOHANG)
-        return status if status
-        return nil if Process.clock_gettime(Process::CLOCK_MONOTONIC) > deadline
-
-        sleep 0.01
-      end
-    end
+    # Scripts end on their own in seconds (their watchdogs stop EM after 10 s); a hung one is killed.
+    TIMEOUT = 45
 
     # Close reasons of failures are our own words (faye's were empty or terse): compare the codes.
     def self.normalise(line)

@@ -1,6 +1,8 @@
 # frozen_string_literal: true
 
+require "openssl"
 require "socket"
+require_relative "pki"
 
 module Support
   # A small HTTP CONNECT proxy on 127.0.0.1 for proxy specs. It tunnels only to 127.0.0.1, can
@@ -9,8 +11,10 @@ module Support
     attr_reader :port, :requests
 
     # @param credentials [String, nil] "user:password" required in Proxy-Authorization
-    def initialize(credentials: nil)
+    # @param tls [Boolean] an https:// proxy, with a certificate for localhost and 127.0.0.1 from the test CA
+    def initialize(credentials: nil, tls: false)
       @credentials = credentials
+      @tls = tls && tls_context
       @server = TCPServer.new("127.0.0.1", 0)
       @port = @server.addr[1]
       @requests = Queue.new
@@ -19,7 +23,7 @@ module Support
     end
 
     def url(userinfo = nil)
-      "http://#{userinfo ? "#{userinfo}@" : ''}127.0.0.1:#{@port}"
+      "#{@tls ? 'https' : 'http'}://#{userinfo ? "#{userinfo}@" : ''}127.0.0.1:#{@port}"
     end
 
     def stop
@@ -30,8 +34,17 @@ module Support
 
     private
 
+    def tls_context
+      cert, key = PKI.instance.server_cert("proxy", dns: %w[localhost 127.0.0.1])
+      context = OpenSSL::SSL::SSLContext.new
+      context.cert = OpenSSL::X509::Certificate.new(File.read(cert))
+      context.key = OpenSSL::PKey.read(File.read(key))
+      context
+    end
+
     def serve(client)
       @threads << Thread.new do
+        client = OpenSSL::SSL::SSLSocket.new(client, @tls).tap { |s| s.sync_close = true }.tap(&:accept) if @tls
         head = +""
         head << client.readpartial(4096) until head.include?("\r\n\r\n")
         @requests << head
@@ -44,7 +57,7 @@ module Support
         else
           tunnel(client, TCPSocket.new("127.0.0.1", Integer(port)))
         end
-      rescue IOError, SystemCallError
+      rescue IOError, SystemCallError, OpenSSL::SSL::SSLError
         nil
       ensure
         client.close unless client.closed?
@@ -56,7 +69,7 @@ module Support
       pipes = [[client, upstream], [upstream, client]].map do |from, to|
         Thread.new do
           loop { to.write(from.readpartial(65_536)) }
-        rescue IOError, SystemCallError
+        rescue IOError, SystemCallError, OpenSSL::SSL::SSLError
           to.close_write rescue nil # rubocop:disable Style/RescueModifier
         end
       end

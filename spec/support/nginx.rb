@@ -11,7 +11,8 @@ module Support
   # serves many apps on one IP: a handshake without a known SNI name is refused
   # (alert unrecognized_name); `localhost` and `app.test` are proxied to the echo server;
   # `expired.test` has an expired certificate; `wrongname.test` presents one for other.test;
-  # `mtls.test` wants a client certificate signed by the test CA.
+  # `mtls.test` wants a client certificate signed by the test CA. On `public_port`, `localhost`
+  # has a certificate from the second CA (PKI#other_ca_file), which specs use as "system roots".
   class Nginx
     BINARY = ["/usr/sbin/nginx", "/usr/bin/nginx"].find { |p| File.executable?(p) } || "nginx"
 
@@ -19,12 +20,13 @@ module Support
       @instance ||= new
     end
 
-    attr_reader :port, :dir
+    attr_reader :port, :public_port, :dir
 
     def initialize(backend_port: TestServer.instance.port, pki: PKI.instance)
       @dir = Dir.mktmpdir("websocket-native-nginx")
       at_exit { FileUtils.rm_rf(@dir) }
       @port = ServerProcess.free_port
+      @public_port = ServerProcess.free_port
       @pki = pki
       File.write(conf_path, config(backend_port))
       @process = ServerProcess.new(BINARY, "-p", @dir, "-c", conf_path, log: File.join(@dir, "stderr.log"))
@@ -42,10 +44,10 @@ module Support
 
     private
 
-    def site(names, cert, key, extra = "")
+    def site(names, cert, key, extra = "", port: @port)
       <<~CONF
         server {
-          listen 127.0.0.1:#{@port} ssl;
+          listen 127.0.0.1:#{port} ssl;
           server_name #{names};
           ssl_certificate #{cert};
           ssl_certificate_key #{key};
@@ -71,6 +73,7 @@ module Support
                                             not_before: Time.now - (10 * 86_400), not_after: Time.now - 86_400)
       wrong = @pki.server_cert("other", dns: %w[other.test])
       mtls = @pki.server_cert("mtls", dns: %w[mtls.test])
+      public = @pki.server_cert("public", dns: %w[localhost], issuer: :other)
       %w[client_body proxy fastcgi uwsgi scgi].each { |t| FileUtils.mkdir_p(File.join(@dir, t)) }
       <<~CONF
         daemon off;
@@ -97,6 +100,7 @@ module Support
           #{site('expired.test', *expired)}
           #{site('wrongname.test', *wrong)}
           #{site('mtls.test', *mtls, "ssl_client_certificate #{@pki.ca_file}; ssl_verify_client on;")}
+          #{site('localhost', *public, port: @public_port)}
         }
       CONF
     end

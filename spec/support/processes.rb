@@ -1,9 +1,41 @@
 # frozen_string_literal: true
 
+require "open3"
 require "socket"
 require "timeout"
 
 module Support
+  # Open3.capture2e with a deadline: a command still running after `timeout` seconds is killed
+  # (its whole process group) and its status is nil, so no spec can hang on a subprocess.
+  # @return [Array(String, Process::Status or nil)]
+  def self.capture2e(*command, timeout: 60, **options)
+    Open3.popen2e(*command, pgroup: true, **options) do |stdin, out, waiter|
+      stdin.close
+      reader = Thread.new { out.read }
+      return [reader.value, waiter.value] if waiter.join(timeout)
+
+      kill_group(waiter.pid)
+      waiter.join
+      ["#{reader.value}\n(killed after #{timeout} s)", nil]
+    end
+  end
+
+  # Waits for a forked child; kills it when it outlives `timeout` seconds.
+  # @return [Process::Status, nil] nil when it had to be killed
+  def self.wait_child(pid, timeout: 30)
+    Timeout.timeout(timeout) { Process.wait2(pid)[1] }
+  rescue Timeout::Error
+    kill_group(pid, group: false)
+    Process.wait(pid)
+    nil
+  end
+
+  def self.kill_group(pid, group: true)
+    Process.kill("KILL", group ? -pid : pid)
+  rescue Errno::ESRCH
+    nil
+  end
+
   # Spawns a server process for the suite and stops it at exit. Loopback only.
   class ServerProcess
     attr_reader :pid

@@ -16,8 +16,9 @@ module Support
     def self.build
       return if File.executable?(BINARY) && File.mtime(BINARY) >= File.mtime(File.join(ROOT, "testserver/src/main.rs"))
 
-      system("cargo", "build", "--release", "--locked", "-p", "websocket-native-testserver",
-             chdir: ROOT, exception: true)
+      out, status = Support.capture2e("cargo", "build", "--release", "--locked", "-p", "websocket-native-testserver",
+                                      chdir: ROOT, timeout: 900)
+      raise "building the test server failed:\n#{out}" unless status&.success?
     end
 
     attr_reader :port

@@ -9,7 +9,7 @@ RSpec.describe WebSocket::Native::Listeners do
     5.times do
       ws = WebSocket::Native::Client.new(server.url("/send?count=2000"))
       ws.on(:open) {}
-      sleep 0.0005 until ws.instance_variable_get(:@kept_events)&.[](:message)&.any?
+      Timeout.timeout(10) { sleep 0.0005 until ws.instance_variable_get(:@kept_events)&.[](:message)&.any? }
       got = []
       done = Queue.new
       ws.on(:message) do |e|
@@ -24,10 +24,9 @@ RSpec.describe WebSocket::Native::Listeners do
 
   it "keeps the rest of the kept events when a listener raises while they are delivered" do
     ws = WebSocket::Native::Client.new(server.url("/send?count=5"))
-    opened = Queue.new
-    ws.on(:open) { opened << true }
-    Timeout.timeout(5) { opened.pop }
-    sleep 0.3 # all five are kept: no :message listener yet
+    ponged = Queue.new
+    ws.on(:open) { ws.ping("after the messages") { ponged << true } }
+    Timeout.timeout(5) { ponged.pop } # the pong follows the five messages: all five are kept by now
     got = Queue.new
     expect do
       ws.on(:message) do |e|

@@ -59,14 +59,26 @@ RSpec.describe WebSocket::Native::Client, "arguments" do
   end
 
   it "reads TLS files at once and says which one is wrong" do
-    expect { new_client("wss://127.0.0.1:1/", nil, tls: { root_cert_file: "/nonexistent/ca.pem" }) }
-      .to raise_error(config_error, %r{tls.root_cert_file /nonexistent/ca.pem cannot be read: No such file})
+    expect { new_client("wss://127.0.0.1:1/", nil, tls: { ca_file: "/nonexistent/ca.pem" }) }
+      .to raise_error(config_error, %r{tls.ca_file /nonexistent/ca.pem cannot be read: No such file})
+    expect { new_client("wss://127.0.0.1:1/", nil, tls: { extra_ca_file: ["/nonexistent/ca.pem"] }) }
+      .to raise_error(config_error, %r{tls.extra_ca_file /nonexistent/ca.pem cannot be read})
     Tempfile.create("empty.pem") do |f|
-      expect { new_client("wss://127.0.0.1:1/", nil, tls: { root_cert_file: f.path }) }
+      expect { new_client("wss://127.0.0.1:1/", nil, tls: { ca_file: f.path }) }
         .to raise_error(config_error, /holds no PEM certificate/)
     end
     expect { new_client("wss://127.0.0.1:1/", nil, tls: { cert_chain_file: Support::PKI.instance.ca_file }) }
       .to raise_error(config_error, /must be given together/)
+  end
+
+  it "says which rule each CA option follows, and refuses the ambiguous root_cert_file" do
+    ca = Support::PKI.instance.ca_file
+    expect { new_client("wss://127.0.0.1:1/", nil, tls: { root_cert_file: ca }) }
+      .to raise_error(config_error, /tls.root_cert_file is no longer read.*tls: \{ ca_file: \} to trust only these CA files, or tls: \{ extra_ca_file: \}/)
+    expect { new_client("wss://127.0.0.1:1/", nil, tls: { ca_file: ca, extra_ca_file: ca }) }
+      .to raise_error(config_error, /not both/)
+    expect { new_client("wss://127.0.0.1:1/", nil, tls: { ca_file: [] }) }
+      .to raise_error(config_error, /tls.ca_file must be a path or a non-empty list of paths, not \[\]/)
   end
 
   it "is a WebSocket::Native::Error and a StandardError" do

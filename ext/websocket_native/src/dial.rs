@@ -1,4 +1,5 @@
-//! URL -> DNS -> TCP -> [HTTP CONNECT proxy] -> TLS -> HTTP upgrade, with one typed failure per step.
+//! URL -> DNS -> TCP -> [[TLS to the proxy] HTTP CONNECT proxy] -> TLS -> HTTP upgrade, with one
+//! typed failure per step.
 
 use std::fmt::Write as _;
 use std::io;
@@ -20,11 +21,20 @@ use crate::tls::{self, TlsSetup};
 use crate::transport::Transport;
 
 /// An HTTP proxy to tunnel through with CONNECT.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct Proxy {
     pub host: String,
     pub port: u16,
     pub headers: Vec<(String, String)>,
+    /// TLS to the proxy itself (an https:// proxy origin), and the name presented to it.
+    pub tls: Option<TlsSetup>,
+    pub sni_hostname: Option<String>,
+}
+
+impl Proxy {
+    fn authority(&self) -> String {
+        authority(&self.host, self.port)
+    }
 }
 
 /// Everything needed to open one connection; checked by Ruby before it gets here.
@@ -143,19 +153,53 @@ async fn steps(target: &Target, step: &mut Step) -> Result<Opened, Failure> {
     let mut tcp = connect(dial_host, &addrs)
         .await
         .map_err(|f| via_proxy(f, target))?;
-    if let Some(proxy) = &target.proxy {
-        *step = Step::Proxy;
-        tunnel(&mut tcp, proxy, target).await?;
-    }
-    let transport = match &target.tls {
-        Some(setup) => {
-            *step = Step::Tls;
-            Transport::tls(handshake_tls(tcp, setup, target).await?)
+    let tls_proxy = target
+        .proxy
+        .as_ref()
+        .and_then(|p| p.tls.as_ref().map(|t| (p, t)));
+    let transport = match tls_proxy {
+        Some((proxy, proxy_tls)) => {
+            *step = Step::Proxy;
+            let name = proxy.sni_hostname.as_deref().unwrap_or(&proxy.host);
+            let peer = format!("the proxy {}", proxy.authority());
+            let mut hop = handshake_tls(tcp, proxy_tls, name, &peer, Step::Proxy).await?;
+            tunnel(&mut hop, proxy, target).await?;
+            match &target.tls {
+                Some(setup) => {
+                    *step = Step::Tls;
+                    Transport::tls_in_tls(target_handshake(hop, setup, target).await?)
+                }
+                None => Transport::tls(hop),
+            }
         }
-        None => Transport::plain(tcp),
+        None => {
+            if let Some(proxy) = &target.proxy {
+                *step = Step::Proxy;
+                tunnel(&mut tcp, proxy, target).await?;
+            }
+            match &target.tls {
+                Some(setup) => {
+                    *step = Step::Tls;
+                    Transport::tls(target_handshake(tcp, setup, target).await?)
+                }
+                None => Transport::plain(tcp),
+            }
+        }
     };
     *step = Step::Http;
     upgrade(transport, target).await
+}
+
+async fn target_handshake<S>(
+    io: S,
+    setup: &TlsSetup,
+    target: &Target,
+) -> Result<tokio_rustls::client::TlsStream<S>, Failure>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let peer = target.authority();
+    handshake_tls(io, setup, target.presented_name(), &peer, Step::Tls).await
 }
 
 /// With a proxy, DNS and TCP failures are about reaching the proxy: say so.
@@ -284,15 +328,18 @@ fn tcp_words(e: &io::Error) -> String {
     }
 }
 
-async fn tunnel(tcp: &mut TcpStream, proxy: &Proxy, target: &Target) -> Result<(), Failure> {
-    let proxy_name = authority(&proxy.host, proxy.port);
+async fn tunnel<S>(io: &mut S, proxy: &Proxy, target: &Target) -> Result<(), Failure>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let proxy_name = proxy.authority();
     let mut req = format!("CONNECT {0} HTTP/1.1\r\nHost: {0}\r\n", target.authority());
     for (k, v) in &proxy.headers {
         let _ = write!(req, "{k}: {v}\r\n");
     }
     req.push_str("\r\n");
     let (reply, rest) = request_reply(
-        tcp,
+        io,
         req.as_bytes(),
         target.max_head,
         Step::Proxy,
@@ -325,17 +372,23 @@ async fn tunnel(tcp: &mut TcpStream, proxy: &Proxy, target: &Target) -> Result<(
     Ok(())
 }
 
-async fn handshake_tls(
-    tcp: TcpStream,
+/// TLS over `io` to `peer` (the target, or the proxy for step Proxy), presenting `name`.
+async fn handshake_tls<S>(
+    io: S,
     setup: &TlsSetup,
-    target: &Target,
-) -> Result<tokio_rustls::client::TlsStream<TcpStream>, Failure> {
-    let name_text = target.presented_name().to_string();
+    name: &str,
+    peer: &str,
+    step: Step,
+) -> Result<tokio_rustls::client::TlsStream<S>, Failure>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let name_text = name.to_string();
     let server_name = match rustls::pki_types::ServerName::try_from(name_text.clone()) {
         Ok(n) => n,
         Err(_) => {
             return fail(
-                Step::Tls,
+                step,
                 format!("\"{name_text}\" is not a valid TLS server name"),
             )
         }
@@ -345,7 +398,7 @@ async fn handshake_tls(
         _ => None,
     };
     let connector = TlsConnector::from(Arc::clone(&setup.config));
-    match connector.connect(server_name.clone(), tcp).await {
+    match connector.connect(server_name.clone(), io).await {
         Ok(s) => Ok(s),
         Err(e) => {
             let presented = tls::Presented {
@@ -360,10 +413,7 @@ async fn handshake_tls(
                 Some(tls_err) => tls::explain(tls_err, &presented),
                 None => tls_io_words(&e, sni.is_none()),
             };
-            fail(
-                Step::Tls,
-                format!("TLS handshake with {} failed: {why}", target.authority()),
-            )
+            fail(step, format!("TLS handshake with {peer} failed: {why}"))
         }
     }
 }

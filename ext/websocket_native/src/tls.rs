@@ -19,6 +19,8 @@ use rustls::{
 pub struct TlsOptions {
     pub verify_peer: bool,
     pub root_cert_files: Vec<PathBuf>,
+    /// Trust only `root_cert_files` (`tls: { ca_file: }`), not the system roots as well.
+    pub pin_roots: bool,
     pub cert_chain_file: Option<PathBuf>,
     pub private_key_file: Option<PathBuf>,
 }
@@ -67,8 +69,9 @@ fn cache_key(opts: &TlsOptions) -> String {
         .collect();
     let env = |k| std::env::var_os(k).map(|v| v.to_string_lossy().into_owned());
     format!(
-        "{}|{:?}|{:?}|{:?}|{:?}|{:?}",
+        "{}|{}|{:?}|{:?}|{:?}|{:?}|{:?}",
         opts.verify_peer,
+        opts.pin_roots,
         files,
         opts.cert_chain_file,
         opts.private_key_file,
@@ -83,7 +86,7 @@ fn build(opts: &TlsOptions) -> Result<TlsSetup, String> {
         .with_safe_default_protocol_versions()
         .map_err(|e| format!("TLS setup failed: {e}"))?;
     let (builder, roots) = if opts.verify_peer {
-        let (store, roots) = root_store(&opts.root_cert_files)?;
+        let (store, roots) = root_store(&opts.root_cert_files, opts.pin_roots)?;
         (builder.with_root_certificates(store), roots)
     } else {
         let verifier = Arc::new(AcceptAnyCertificate(provider));
@@ -138,8 +141,17 @@ fn read_certs(path: &Path, option: &str) -> Result<Vec<CertificateDer<'static>>,
     Ok(certs)
 }
 
-fn root_store(extra: &[PathBuf]) -> Result<(RootCertStore, String), String> {
+fn root_store(files: &[PathBuf], pinned: bool) -> Result<(RootCertStore, String), String> {
     let mut store = RootCertStore::empty();
+    if pinned {
+        let mut words = Vec::new();
+        for path in files {
+            let certs = read_certs(path, "tls.ca_file")?;
+            let (n, _) = store.add_parsable_certificates(certs);
+            words.push(format!("{n} from {}", path.display()));
+        }
+        return Ok((store, format!("only {}", words.join(", "))));
+    }
     let native = rustls_native_certs::load_native_certs();
     let (added, _ignored) = store.add_parsable_certificates(native.certs);
     let source = match std::env::var_os("SSL_CERT_FILE") {
@@ -153,8 +165,8 @@ fn root_store(extra: &[PathBuf]) -> Result<(RootCertStore, String), String> {
     if let Some(e) = native.errors.first() {
         words.push_str(&format!(" (could not read all of it: {e})"));
     }
-    for path in extra {
-        let certs = read_certs(path, "tls.root_cert_file")?;
+    for path in files {
+        let certs = read_certs(path, "tls.extra_ca_file")?;
         let (n, _) = store.add_parsable_certificates(certs);
         words.push_str(&format!(", {n} from {}", path.display()));
     }
@@ -299,7 +311,7 @@ pub fn explain(err: &TlsError, presented: &Presented<'_>) -> String {
 fn explain_certificate(err: &CertificateError, presented: &Presented<'_>) -> String {
     match err {
         CertificateError::UnknownIssuer => format!(
-            "the server certificate is not trusted: its issuer is not among the trusted roots ({}). Pass tls: {{ root_cert_file: \"ca.pem\" }} with the CA that signed it, or fix the server's certificate chain.",
+            "the server certificate is not trusted: its issuer is not among the trusted roots ({}). Trust the CA that signed it with tls: {{ ca_file: \"ca.pem\" }} (only it) or {{ extra_ca_file: \"ca.pem\" }} (it and the system roots; faye drop-in: root_cert_file), or fix the server's certificate chain.",
             presented.roots
         ),
         CertificateError::Expired => "the server certificate has expired".to_string(),

@@ -1,4 +1,5 @@
-//! The byte stream under a WebSocket: plain TCP or TLS over TCP, with a clock of the last write
+//! The byte stream under a WebSocket: plain TCP, TLS over TCP, or TLS inside a TLS tunnel (an
+//! https:// proxy), with a clock of the last write
 //! that made progress (the close deadline is measured from it: a slow reader is not a dead one).
 
 use std::io;
@@ -23,6 +24,7 @@ pub fn now_ms() -> u64 {
 enum Inner {
     Plain(TcpStream),
     Tls(Box<TlsStream<TcpStream>>),
+    TlsInTls(Box<TlsStream<TlsStream<TcpStream>>>),
 }
 
 pub struct Transport {
@@ -37,6 +39,10 @@ impl Transport {
 
     pub fn tls(stream: TlsStream<TcpStream>) -> Self {
         Self::new(Inner::Tls(Box::new(stream)))
+    }
+
+    pub fn tls_in_tls(stream: TlsStream<TlsStream<TcpStream>>) -> Self {
+        Self::new(Inner::TlsInTls(Box::new(stream)))
     }
 
     fn new(inner: Inner) -> Self {
@@ -61,6 +67,7 @@ impl AsyncRead for Transport {
         match &mut self.get_mut().inner {
             Inner::Plain(s) => Pin::new(s).poll_read(cx, buf),
             Inner::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
+            Inner::TlsInTls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
         }
     }
 }
@@ -75,6 +82,7 @@ impl AsyncWrite for Transport {
         let result = match &mut this.inner {
             Inner::Plain(s) => Pin::new(s).poll_write(cx, buf),
             Inner::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
+            Inner::TlsInTls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
         };
         if let Poll::Ready(Ok(n)) = &result {
             if *n > 0 {
@@ -88,6 +96,7 @@ impl AsyncWrite for Transport {
         match &mut self.get_mut().inner {
             Inner::Plain(s) => Pin::new(s).poll_flush(cx),
             Inner::Tls(s) => Pin::new(s.as_mut()).poll_flush(cx),
+            Inner::TlsInTls(s) => Pin::new(s.as_mut()).poll_flush(cx),
         }
     }
 
@@ -95,6 +104,7 @@ impl AsyncWrite for Transport {
         match &mut self.get_mut().inner {
             Inner::Plain(s) => Pin::new(s).poll_shutdown(cx),
             Inner::Tls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
+            Inner::TlsInTls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
         }
     }
 }

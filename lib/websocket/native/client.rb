@@ -33,7 +33,8 @@ module WebSocket
       # @param protocols [String, Array<String>, nil] subprotocols to offer
       # @param options [Hash]
       # @option options [Hash] :headers extra request headers
-      # @option options [Hash] :tls root_cert_file (path or list), verify_peer (default true),
+      # @option options [Hash] :tls ca_file (trust only these) or extra_ca_file (add to the system
+      #   roots), each a path or list; verify_peer (default true),
       #   sni_hostname, cert_chain_file, private_key_file
       # @option options [Numeric] :connect_timeout seconds for DNS, TCP, proxy, TLS and the upgrade (10)
       # @option options [Numeric] :close_timeout seconds to wait for the close handshake (10)
@@ -41,7 +42,7 @@ module WebSocket
       # @option options [Numeric, false] :pong_timeout drop the link (close 1006) when nothing
       #   arrives this many seconds after a ping; defaults to the ping interval, false for never
       # @option options [Integer] :max_length largest message accepted, in bytes (2**26 - 1)
-      # @option options [String, Hash] :proxy an http:// proxy URL, or { origin:, headers: }
+      # @option options [String, Hash] :proxy an http:// or https:// proxy URL, or { origin:, headers:, tls: }
       # @yieldparam client [Client] runs before connecting: attach listeners here to be sure
       # @raise [ConfigurationError] for a bad URL or option, before any I/O
       def initialize(url, protocols = nil, **options)

@@ -10,8 +10,10 @@ if defined?(Faye::WebSocket) && !defined?(Faye::WebSocket::NATIVE_DROP_IN)
                    "instead of loading both (check Gemfile.require and other files that require it first)."
 end
 
+require "openssl"
 require_relative "../native"
 require_relative "eventmachine" unless defined?(EventMachine)
+require_relative "faye/event_target"
 # A later `require "faye/websocket"` (in a file not yet changed) finds this drop-in, not a second client.
 $LOADED_FEATURES << "faye/websocket.rb" unless $LOADED_FEATURES.include?("faye/websocket.rb")
 
@@ -19,6 +21,17 @@ module Faye
   # Namespace of the drop-in, shaped like faye-websocket's (a class, as there).
   class WebSocket
     NATIVE_DROP_IN = true
+
+    # faye raises it for a certificate it rejects; here TLS failures arrive as error events (a
+    # WebSocket::Native::TLSError in `error`), but site code may name it in a rescue.
+    SSLError = Class.new(OpenSSL::SSL::SSLError)
+
+    # Starts EventMachine in a thread unless it runs, and waits until it does (as faye).
+    # @return [void]
+    def self.ensure_reactor_running
+      Thread.new { EventMachine.run } unless EventMachine.reactor_running?
+      Thread.pass until EventMachine.reactor_running?
+    end
 
     # Constants, events and listener methods, as in Faye::WebSocket::API.
     module API
@@ -80,40 +93,6 @@ module Faye
 
       TYPES = { "open" => OpenEvent, "message" => MessageEvent, "close" => CloseEvent, "error" => ErrorEvent }.freeze
 
-      # faye's EventTarget names over websocket-native's listeners.
-      module EventTarget
-        include ::WebSocket::Native::Listeners
-
-        # @return [void]
-        def add_event_listener(event_type, listener, _use_capture = false)
-          on(event_type, &listener)
-        end
-        alias add_listener add_event_listener
-
-        # @return [void]
-        def remove_event_listener(event_type, listener, _use_capture = false)
-          off(event_type, &listener)
-        end
-        alias remove_listener remove_event_listener
-
-        # Delivers an event to this target's listeners (kept when none is attached).
-        def dispatch_event(event)
-          event.target = event.current_target = self
-          event.event_phase = Event::AT_TARGET
-          emit(event)
-        end
-
-        # @return [Array<Proc>]
-        def listeners(event_type)
-          listeners_for(event_type.to_sym).dup
-        end
-
-        # @return [Integer]
-        def listener_count(event_type)
-          listeners_for(event_type.to_sym).size
-        end
-      end
-
       include EventTarget
     end
 
@@ -140,5 +119,7 @@ module Faye
   end
 end
 
+require_relative "faye/delivery"
 require_relative "faye/options"
 require_relative "faye/client"
+require_relative "faye/server"

@@ -19,7 +19,7 @@ module WebSocket
         write_buffer_size: 8 * 1024
       }.freeze
       KEYS = (DEFAULTS.keys + %i[headers tls proxy]).freeze
-      TLS_KEYS = %i[root_cert_file verify_peer sni_hostname cert_chain_file private_key_file].freeze
+      TLS_KEYS = %i[ca_file extra_ca_file verify_peer sni_hostname cert_chain_file private_key_file].freeze
       RESERVED_HEADERS = %w[upgrade connection sec-websocket-key sec-websocket-version
                             sec-websocket-protocol sec-websocket-extensions].freeze
       TOKEN = /\A[!#$%&'*+\-.^_`|~0-9A-Za-z]+\z/.freeze
@@ -65,12 +65,10 @@ module WebSocket
       def native_hash
         {
           secure: secure?, host: @uri.hostname, port: @uri.port, resource: resource,
-          protocols: @protocols, headers: @headers,
-          verify_peer: verify_peer?, root_cert_files: Array(@tls[:root_cert_file]).map(&:to_s),
-          sni_hostname: @tls[:sni_hostname], cert_chain_file: @tls[:cert_chain_file]&.to_s,
-          private_key_file: @tls[:private_key_file]&.to_s,
+          protocols: @protocols, headers: @headers, **tls_fields(@tls),
           proxy_host: @proxy&.fetch(:host), proxy_port: @proxy&.fetch(:port),
-          proxy_headers: @proxy ? @proxy[:headers] : [],
+          proxy_headers: @proxy ? @proxy[:headers] : [], proxy_secure: @proxy ? @proxy[:secure] : false,
+          **tls_fields(@proxy ? @proxy[:tls] : {}, "proxy_"),
           connect_timeout: seconds(:connect_timeout), close_timeout: seconds(:close_timeout),
           ping: @options[:ping] && seconds(:ping),
           pong_timeout: pong_timeout,
@@ -79,6 +77,15 @@ module WebSocket
           read_buffer_size: positive_integer(:read_buffer_size),
           write_buffer_size: positive_integer(:write_buffer_size, allow_zero: true)
         }
+      end
+
+      # What the core reads for one TLS hop (the server's, or with "proxy_" an https:// proxy's).
+      def tls_fields(tls, prefix = "")
+        {
+          verify_peer: tls.fetch(:verify_peer, true), root_cert_files: Array(tls[:ca_file] || tls[:extra_ca_file]).map(&:to_s),
+          pin_roots: !tls[:ca_file].nil?, sni_hostname: tls[:sni_hostname], cert_chain_file: tls[:cert_chain_file]&.to_s,
+          private_key_file: tls[:private_key_file]&.to_s
+        }.transform_keys { |key| :"#{prefix}#{key}" }
       end
 
       def fail!(message)
@@ -130,20 +137,34 @@ module WebSocket
 
       def check_tls(tls)
         fail!("tls must be a Hash, not #{tls.class}") unless tls.is_a?(Hash)
+        check_roots(tls)
         unknown = tls.keys - TLS_KEYS
         fail!("unknown tls option #{unknown.map(&:inspect).join(', ')}; known are #{TLS_KEYS.join(', ')}") unless unknown.empty?
         check_type(tls, :verify_peer, "tls.verify_peer must be true or false") { |v| [true, false].include?(v) }
         check_type(tls, :sni_hostname, "tls.sni_hostname must be a host name String") do |v|
           v.is_a?(String) && !v.empty? && v.match?(/\A[A-Za-z0-9.\-_]+\z/)
         end
-        roots = Array(tls[:root_cert_file])
-        unless roots.all? { |r| r.is_a?(String) || r.is_a?(Pathname) }
-          fail!("tls.root_cert_file must be a path or a list of paths")
-        end
         %i[cert_chain_file private_key_file].each do |k|
           check_type(tls, k, "tls.#{k} must be a path") { |v| v.is_a?(String) || v.is_a?(Pathname) }
         end
         tls
+      end
+
+      # ca_file: trusts only these files (as OpenSSL's ca_file and faye's root_cert_file do);
+      # extra_ca_file: adds them to the system roots. One rule each, never both at once.
+      def check_roots(tls)
+        if tls.key?(:root_cert_file)
+          fail!("tls.root_cert_file is no longer read, because its meaning differed (faye-websocket trusts only those " \
+                "files; websocket-native added them to the system roots): use tls: { ca_file: } to trust only these " \
+                "CA files, or tls: { extra_ca_file: } to trust them and the system roots")
+        end
+        fail!("give tls.ca_file (trust only these) or tls.extra_ca_file (add to the system roots), not both") if tls[:ca_file] && tls[:extra_ca_file]
+        %i[ca_file extra_ca_file].each do |key|
+          next if tls[key].nil?
+
+          paths = Array(tls[key])
+          fail!("tls.#{key} must be a path or a non-empty list of paths, not #{tls[key].inspect}") if paths.empty? || !paths.all? { |r| r.is_a?(String) || r.is_a?(Pathname) }
+        end
       end
 
       def check_type(hash, key, message)
@@ -177,10 +198,17 @@ module WebSocket
         rescue URI::InvalidURIError => e
           fail!("proxy origin #{proxy[:origin].inspect} is not a valid URL: #{e.message}")
         end
-        fail!("proxy origin #{proxy[:origin].inspect} must be an http:// URL (https proxies are not supported yet)") unless origin.scheme == "http" && origin.hostname
+        fail!("proxy origin #{proxy[:origin].inspect} must be an http:// or https:// URL") unless %w[http https].include?(origin.scheme) && origin.hostname
+        secure = origin.scheme == "https"
+        fail!("proxy tls options apply to an https:// proxy origin, not #{proxy[:origin].inspect}") if proxy[:tls] && !secure
+        tls = check_tls(proxy[:tls] || {})
+        if tls[:verify_peer] == false
+          Native.warn_once(:proxy_verify_peer, "websocket-native: proxy tls verify_peer is false for #{proxy[:origin]}; " \
+                                               "the proxy's certificate is not checked")
+        end
         headers = check_headers(proxy[:headers] || {})
         add_basic_auth(headers, "Proxy-Authorization", origin)
-        { host: origin.hostname, port: origin.port, headers: headers }
+        { host: origin.hostname, port: origin.port, headers: headers, secure: secure, tls: tls }
       end
 
       # user:password@ in a URL becomes a Basic credential, unless the header was given.

@@ -44,23 +44,31 @@ impl Reader<'_> {
     }
 }
 
+/// The TLS configuration from the keys with this prefix ("" for the server, "proxy_" for an
+/// https:// proxy).
+fn tls_setup(r: &Reader<'_>, prefix: &str) -> Result<tls::TlsSetup, Error> {
+    let key = |name: &str| format!("{prefix}{name}");
+    let opts = TlsOptions {
+        verify_peer: r.get(&key("verify_peer"))?,
+        root_cert_files: r
+            .get::<Vec<String>>(&key("root_cert_files"))?
+            .into_iter()
+            .map(PathBuf::from)
+            .collect(),
+        pin_roots: r.get(&key("pin_roots"))?,
+        cert_chain_file: r.path(&key("cert_chain_file"))?,
+        private_key_file: r.path(&key("private_key_file"))?,
+    };
+    tls::setup(&opts).map_err(|m| config_error(r.ruby, m))
+}
+
 /// Builds the dial target and timing from the normalised option Hash.
 pub fn read(ruby: &Ruby, hash: RHash) -> Result<(Target, Timing), Error> {
     let r = Reader { ruby, hash };
     let secure: bool = r.get("secure")?;
     let sni_hostname: Option<String> = r.get("sni_hostname")?;
     let tls = if secure {
-        let opts = TlsOptions {
-            verify_peer: r.get("verify_peer")?,
-            root_cert_files: r
-                .get::<Vec<String>>("root_cert_files")?
-                .into_iter()
-                .map(PathBuf::from)
-                .collect(),
-            cert_chain_file: r.path("cert_chain_file")?,
-            private_key_file: r.path("private_key_file")?,
-        };
-        Some(tls::setup(&opts).map_err(|m| config_error(ruby, m))?)
+        Some(tls_setup(&r, "")?)
     } else {
         None
     };
@@ -69,6 +77,12 @@ pub fn read(ruby: &Ruby, hash: RHash) -> Result<(Target, Timing), Error> {
             host,
             port: r.get("proxy_port")?,
             headers: r.get("proxy_headers")?,
+            tls: if r.get("proxy_secure")? {
+                Some(tls_setup(&r, "proxy_")?)
+            } else {
+                None
+            },
+            sni_hostname: r.get("proxy_sni_hostname")?,
         }),
         None => None,
     };

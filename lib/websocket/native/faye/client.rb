@@ -8,6 +8,8 @@ module Faye
       include API
 
       CLOSE_ERROR = "Failed to execute 'close' on WebSocket: The code must be either 1000, or between 3000 and 4999."
+      DEFAULT_PORTS = { "http" => 80, "https" => 443, "ws" => 80, "wss" => 443 }.freeze
+      SECURE_PROTOCOLS = %w[https wss].freeze
 
       @open = {}
       @open_lock = Mutex.new
@@ -53,9 +55,9 @@ module Faye
       # Never raises for a bad URL or option, as faye: an :error event and a close (1006) follow.
       # @param url [String] ws:// or wss:// URL
       # @param protocols [String, Array<String>, nil] subprotocols, also "a, b"
-      # @param options [Hash] headers, extensions, max_length, ping, proxy, tls, binary_data_format
+      # @param options [Hash] headers, extensions, max_length, ping, proxy, tls; ours:
+      #   pong_timeout, connect_timeout, close_timeout, binary_data_format, binary_strings
       def initialize(url, protocols = nil, options = {})
-        listener_lock
         @url = url
         @ready_state = CONNECTING
         @protocol = ""
@@ -64,6 +66,7 @@ module Faye
         protocols = protocols.split(/\s*,\s*/) if protocols.is_a?(String)
         settings = NativeOptions.new(options)
         @binary_data_format = settings.binary_data_format
+        @binary_strings = settings.binary_strings
         @native = ::WebSocket::Native::Client.new(url, protocols, **settings.to_native) { |n| wire(n) }
         self.class.track(self, true)
       rescue ::WebSocket::Native::ConfigurationError => e
@@ -84,15 +87,17 @@ module Faye
         @native ? @native.buffered_amount : 0
       end
 
-      # A String goes as text (binary when its encoding is BINARY), an Array of bytes as binary,
-      # a Numeric as its text; anything else returns false, as faye.
+      # As faye 0.11: a String goes as text whatever its encoding (BINARY too, unless
+      # binary_strings: true), an Array of bytes as binary, a Numeric as its text; anything else
+      # returns false.
       # @return [Boolean]
+      # @raise [ArgumentError] for a String whose bytes are not valid UTF-8 (faye sent an invalid frame)
       def send(message)
         return false if @ready_state > OPEN
 
         case message
         when Numeric then @native.send(message.to_s)
-        when String then @native.send(message)
+        when String then @native.send(@binary_strings ? message : text(message))
         when Array then @native.send(message.pack("C*").b)
         else false
         end
@@ -102,7 +107,15 @@ module Faye
       def ping(message = "", &callback)
         return false if @ready_state > OPEN
 
-        @native.ping(message.to_s, &callback)
+        # The pong callback runs where (and in order with) the events run.
+        @native.ping(message.to_s) { deliver(&callback) if callback }
+      end
+
+      # faye's hook for raw bytes under the WebSocket framing; this client owns its socket.
+      # @raise [NotImplementedError]
+      def write(_data)
+        raise NotImplementedError, "Faye::WebSocket::Client#write writes raw bytes to the socket (websocket-driver's " \
+                                   "hook); websocket-native frames and writes itself: use #send for messages"
       end
 
       # @param code [Integer] 1000 or 3000..4999
@@ -141,16 +154,19 @@ module Faye
 
       # With the real EventMachine running, callbacks belong on its reactor thread.
       def deliver(&block)
-        real_em_running? ? EventMachine.schedule(&block) : block.call
+        Delivery.call(&block)
       end
 
-      # Kept events flushed to a new listener run where callbacks run: on EM's thread if real.
-      def schedule_flush(type)
-        real_em_running? ? EventMachine.next_tick { flush_kept(type) } : super
-      end
+      # faye sends a String's bytes as text; a BINARY String is read as UTF-8.
+      def text(message)
+        return message unless message.encoding == Encoding::BINARY
 
-      def real_em_running?
-        EventMachine.respond_to?(:run_machine) && EventMachine.reactor_running?
+        utf8 = message.dup.force_encoding(Encoding::UTF_8)
+        return utf8 if utf8.valid_encoding?
+
+        raise ArgumentError, "send: this BINARY String is not valid UTF-8, and the faye drop-in sends Strings as " \
+                             "text as faye-websocket 0.11 does; send message.bytes for a binary frame, or pass " \
+                             "binary_strings: true to send BINARY Strings as binary"
       end
 
       def opened(native)

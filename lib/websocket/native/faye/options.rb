@@ -8,13 +8,15 @@ module Faye
     class NativeOptions
       FAYE_KEYS = %i[headers extensions max_length ping proxy tls].freeze
       # websocket-native's own options, accepted here too.
-      NATIVE_KEYS = %i[connect_timeout close_timeout pong_timeout binary_data_format].freeze
+      NATIVE_KEYS = %i[connect_timeout close_timeout pong_timeout binary_data_format binary_strings].freeze
       TLS_KEYS = %i[root_cert_file verify_peer sni_hostname cert_chain_file private_key_file].freeze
       OWN_HEADERS = %w[host upgrade connection sec-websocket-key sec-websocket-version
                        sec-websocket-protocol sec-websocket-extensions].freeze
 
       # @return [Symbol] :array (faye's default) or :string
       attr_reader :binary_data_format
+      # @return [Boolean] true: a BINARY String goes as a binary frame (faye 0.11: as text)
+      attr_reader :binary_strings
 
       # @param options [Hash] faye-style options
       # @raise [WebSocket::Native::ConfigurationError] for unknown keys or wrong types
@@ -25,6 +27,8 @@ module Faye
         fail!("unknown option #{unknown.map(&:inspect).join(', ')}; faye-websocket options are #{FAYE_KEYS.map(&:inspect).join(', ')}") unless unknown.empty?
         @binary_data_format = @options.fetch(:binary_data_format, :array)
         fail!("binary_data_format must be :array or :string, not #{@binary_data_format.inspect}") unless %i[array string].include?(@binary_data_format)
+        @binary_strings = @options.fetch(:binary_strings, false)
+        fail!("binary_strings must be true or false, not #{@binary_strings.inspect}") unless [true, false].include?(@binary_strings)
       end
 
       # @return [Hash] keyword options for WebSocket::Native::Client
@@ -33,7 +37,7 @@ module Faye
         native = { close_timeout: API::CLOSE_TIMEOUT, pong_timeout: false }
         native[:headers] = headers(@options[:headers]) if @options[:headers]
         native[:tls] = tls(@options[:tls]) if @options[:tls]
-        native[:proxy] = proxy(@options[:proxy]) if @options[:proxy]
+        native[:proxy] = proxy(@options[:proxy]) if proxy?
         %i[max_length ping pong_timeout connect_timeout close_timeout].each do |key|
           native[key] = @options[key] if @options.key?(key)
         end
@@ -64,6 +68,7 @@ module Faye
         end
       end
 
+      # faye's root_cert_file trusts only those files (the system roots only when none is given).
       def tls(given)
         fail!("tls must be a Hash, not #{given.class}") unless given.is_a?(Hash)
         ignored = given.keys - TLS_KEYS
@@ -72,15 +77,27 @@ module Faye
                "tls option#{'s' if ignored.size > 1} #{ignored.map(&:inspect).join(', ')} ignored: " \
                "rustls picks TLS 1.2/1.3 and modern cipher suites itself")
         end
-        given.slice(*TLS_KEYS)
+        native = given.slice(*TLS_KEYS)
+        roots = native.delete(:root_cert_file)
+        native[:ca_file] = roots if roots
+        native
       end
 
+      # As faye reads it: a Hash whose :origin is nil or false asks for no proxy.
+      def proxy?
+        given = @options[:proxy]
+        given.is_a?(Hash) ? given[:origin] : given
+      end
+
+      # Proxy tls: options are read (as the server's) for an https:// proxy; faye ignores them for
+      # an http:// one.
       def proxy(given)
         return given if given.is_a?(String)
         fail!("proxy must be a Hash with :origin, not #{given.class}") unless given.is_a?(Hash)
 
-        note(:proxy_tls, "proxy tls options are ignored: only http:// proxies are supported") if given[:tls]
-        given.slice(:origin, :headers)
+        native = given.slice(:origin, :headers)
+        native[:tls] = tls(given[:tls]) if given[:tls] && given[:origin].to_s.match?(/\Ahttps:/i)
+        native
       end
 
       def extensions(given)
