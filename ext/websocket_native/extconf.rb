@@ -1,18 +1,18 @@
 # frozen_string_literal: true
 
-# Writes a Makefile that builds the Rust extension with cargo. Plain mkmf, no rb_sys gem:
+# Checks the toolchain (toolchain.rb), then writes a Makefile that builds the Rust extension with
+# cargo. No mkmf, no rb_sys gem:
 # `make` runs cargo and copies the library to websocket_native.so; `make install` puts it where
 # Ruby looks (lib/websocket/ in an installed gem) and, in a RubyGems build, deletes cargo's
 # target directory and the build copy of the library so the installed gem stays small.
 
-require "mkmf"
 require "rbconfig"
+require_relative "toolchain"
 
-cargo = ENV["CARGO"] || find_executable("cargo") || File.join(Dir.home, ".cargo", "bin", "cargo")
-unless system(cargo, "--version", out: File::NULL, err: File::NULL)
-  abort "websocket-native needs Rust's cargo to build (https://rustup.rs, or apt-get install cargo). " \
-        "Set CARGO=/path/to/cargo if it is not on PATH."
-end
+toolchain = WebSocketNative::Toolchain.new
+missing = toolchain.missing
+abort toolchain.explain(missing) unless missing.empty?
+cargo = toolchain.cargo
 
 crate_dir = File.expand_path(__dir__)
 manifest = File.join(crate_dir, "Cargo.toml")
