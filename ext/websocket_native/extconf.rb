@@ -47,9 +47,11 @@ makefile = <<~MAKE
 
   static: all
   install-rb:
+  # A new file, not one rewritten in place: a process that has the old library loaded keeps working.
   install-so: $(DLLIB)
   \tmkdir -p "$(RUBYARCHDIR)"
-  \tcp $(DLLIB) "$(RUBYARCHDIR)/$(DLLIB)"
+  \tcp $(DLLIB) "$(RUBYARCHDIR)/$(DLLIB).new"
+  \tmv -f "$(RUBYARCHDIR)/$(DLLIB).new" "$(RUBYARCHDIR)/$(DLLIB)"
 
   install: install-so
   \t@if [ "$(CARGO_TARGET_DIR)" = "$(DEFAULT_TARGET_DIR)" ]; then rm -rf "$(DEFAULT_TARGET_DIR)" $(DLLIB); fi
