@@ -15,6 +15,7 @@ module PlatformGem
   LIBRARY = "websocket_native.#{RbConfig::CONFIG['DLEXT']}".freeze
   BUILT = File.join("lib/websocket", LIBRARY) # where `rake compile` puts it
   STAGE = File.join("tmp", PLATFORM, "platform-gem")
+  STASH = File.join("tmp", PLATFORM, "abi")
   BUILD_INPUTS = %r{\A(ext|testserver)/|\ACargo\.(toml|lock)\z}
 
   module_function
@@ -34,16 +35,33 @@ module PlatformGem
     File.join("lib/websocket/native", abi, LIBRARY)
   end
 
-  # Copies the gem's files into STAGE (the library stripped) and packs them into pkg/.
+  # Keeps this Ruby's library per ABI, so one gem can carry the libraries of several Rubies
+  # (WEBSOCKET_NATIVE_ABIS=3.1,3.2, after `rake native` ran under each of them).
+  def stash
+    path = File.join(STASH, ABI, LIBRARY)
+    FileUtils.mkdir_p(File.dirname(path))
+    FileUtils.cp(BUILT, path)
+    strip(path)
+  end
+
+  # @return [Array<String>] the ABIs the gem is to carry, each with a stashed library
+  def abis
+    wanted = ENV.fetch("WEBSOCKET_NATIVE_ABIS", ABI).split(",").map(&:strip)
+    missing = wanted.reject { |abi| File.file?(File.join(STASH, abi, LIBRARY)) }
+    abort "No library for Ruby #{missing.join(', ')} in #{STASH}: run `rake native` under that Ruby first." if missing.any?
+    wanted
+  end
+
+  # Copies the gem's files into STAGE and packs them into pkg/.
   def build(source, gem_file)
     FileUtils.rm_rf(STAGE)
-    platform_spec = spec(source, [ABI])
+    carried = abis
+    platform_spec = spec(source, carried)
     platform_spec.files.each do |file|
-      from = file == library_path(ABI) ? BUILT : file
+      abi = carried.find { |a| file == library_path(a) }
       FileUtils.mkdir_p(File.join(STAGE, File.dirname(file)))
-      FileUtils.cp(from, File.join(STAGE, file))
+      FileUtils.cp(abi ? File.join(STASH, abi, LIBRARY) : file, File.join(STAGE, file))
     end
-    strip(File.join(STAGE, library_path(ABI)))
     FileUtils.mkdir_p(File.dirname(gem_file))
     built = Dir.chdir(STAGE) { Gem::Package.build(platform_spec) }
     FileUtils.mv(File.join(STAGE, built), gem_file)
@@ -62,13 +80,17 @@ Gem::PackageTask.new(source_spec) do |pkg|
   pkg.need_zip = false
 end
 
-platform_gem = "pkg/#{source_spec.name}-#{source_spec.version}-#{PlatformGem::PLATFORM}.gem"
+# Inside rb-sys-dock / rake-compiler-dock, rake-compiler's cross tasks (rakelib/compile.rake) build it.
+unless ENV["RUBY_CC_VERSION"]
+  platform_gem = "pkg/#{source_spec.name}-#{source_spec.version}-#{PlatformGem::PLATFORM}.gem"
 
-desc "Compile in release and add #{platform_gem} to `rake gem` (run: rake native gem)"
-task "native:#{PlatformGem::PLATFORM}" => "compile" do
-  file platform_gem => [PlatformGem::BUILT, *source_spec.files.grep_v(PlatformGem::BUILD_INPUTS)] do
-    PlatformGem.build(source_spec, platform_gem)
+  desc "Compile in release and add #{platform_gem} to `rake gem` (run: rake native gem)"
+  task "native:#{PlatformGem::PLATFORM}" => "compile" do
+    PlatformGem.stash
+    file platform_gem => [PlatformGem::BUILT, "native.gemspec", *source_spec.files.grep_v(PlatformGem::BUILD_INPUTS)] do
+      PlatformGem.build(source_spec, platform_gem)
+    end
+    task gem: platform_gem
   end
-  task gem: platform_gem
+  task native: "native:#{PlatformGem::PLATFORM}"
 end
-task native: "native:#{PlatformGem::PLATFORM}"
