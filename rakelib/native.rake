@@ -1,6 +1,7 @@
 # frozen_string_literal: true
 
 require "fileutils"
+require "rake/clean"
 require "rbconfig"
 require "rubygems/package"
 require "rubygems/package_task"
@@ -27,6 +28,9 @@ module PlatformGem
     spec.extensions = []
     spec.files = source.files.grep_v(BUILD_INPUTS) + abis.map { |abi| library_path(abi) }
     versions = abis.sort_by { |v| v.split(".").map(&:to_i) }
+    # A requirement is one range: a gap (3.1 and 3.3 without 3.2) would admit an ABI not carried.
+    gap = versions.each_cons(2).find { |a, b| a.succ != b && a.split(".").first == b.split(".").first }
+    abort "The platform gem's ABIs must not skip a Ruby release: #{gap.join(' then ')}." if gap
     spec.required_ruby_version = [">= #{versions.first}", "< #{versions.last.succ}.dev"]
     spec
   end
@@ -73,6 +77,8 @@ module PlatformGem
     system(*command, path, exception: true) unless command.empty?
   end
 end
+
+CLEAN.include(PlatformGem::STAGE, PlatformGem::STASH)
 
 source_spec = Gem::Specification.load(File.join(PlatformGem::ROOT, "native.gemspec"))
 Gem::PackageTask.new(source_spec) do |pkg|
