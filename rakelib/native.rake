@@ -52,8 +52,9 @@ module PlatformGem
   def abis
     wanted = ENV.fetch("WEBSOCKET_NATIVE_ABIS", ABI).split(",").map(&:strip)
     missing = wanted.reject { |abi| File.file?(File.join(STASH, abi, LIBRARY)) }
-    abort "No library for Ruby #{missing.join(', ')} in #{STASH}: run `rake native` under that Ruby first." if missing.any?
-    wanted
+    return wanted if missing.empty?
+
+    abort "No library for Ruby #{missing.join(', ')} in #{STASH}: run `rake native` under that Ruby first."
   end
 
   # Copies the gem's files into STAGE and packs them into pkg/.

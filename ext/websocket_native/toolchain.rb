@@ -37,7 +37,7 @@ module WebSocketNative
         #{missing.map { |m| "  - #{m}" }.join("\n")}
         On Debian or Ubuntu:
           sudo apt-get install -y gcc ruby-dev libclang-dev
-          curl --proto '=https' --tlsv1.2 -sSf https://sh.rustup.rs | sh   # cargo via rustup (or: sudo apt-get install -y cargo, if new enough)
+          curl --proto '=https' --tlsv1.2 -sSf https://sh.rustup.rs | sh   # cargo, Rust >= 1.85, via rustup
         No compiler needed on x86_64 Linux: a precompiled platform gem exists. `gem install websocket-native`
         picks it up there, or install websocket-native-<version>-x86_64-linux.gem with `gem install --local`.
       TEXT
@@ -84,7 +84,9 @@ module WebSocketNative
 
     def libclang_where
       path = @env["LIBCLANG_PATH"]
-      path ? "LIBCLANG_PATH=#{path} holds no libclang" : "no libclang.so in llvm-config's libdir, /usr/lib* or /usr/local/lib*"
+      return "LIBCLANG_PATH=#{path} holds no libclang" if path
+
+      "no libclang.so in llvm-config's libdir, /usr/lib* or /usr/local/lib*"
     end
 
     def llvm_libdir

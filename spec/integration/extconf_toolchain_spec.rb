@@ -34,7 +34,7 @@ RSpec.describe "extconf.rb without a toolchain" do
       Dir.mkdir(headers)
       preload = File.join(dir, "no_ruby_dev.rb")
       File.write(preload, "require 'rbconfig'\nRbConfig::CONFIG['rubyhdrdir'] = #{headers.dump}\n")
-      out, status = sandbox.run({ "PATH" => "#{File.join(Dir.home, '.cargo/bin')}:#{ENV.fetch('PATH')}" },
+      out, status = sandbox.run(sandbox.toolchain_env,
                                 RbConfig.ruby, "-r", preload, extconf, timeout: 60, chdir: dir)
       expect(status).not_to be_success
       expect_advice(out)
@@ -46,7 +46,7 @@ RSpec.describe "extconf.rb without a toolchain" do
 
   it "writes the Makefile when everything is there" do
     Dir.mktmpdir("websocket-native-extconf") do |dir|
-      out, status = sandbox.run({ "PATH" => "#{File.join(Dir.home, '.cargo/bin')}:#{ENV.fetch('PATH')}" },
+      out, status = sandbox.run(sandbox.toolchain_env,
                                 RbConfig.ruby, extconf, timeout: 60, chdir: dir)
       expect(status).to be_success, out
       expect(File.read(File.join(dir, "Makefile"))).to include("$(CARGO) build --release --locked --manifest-path")

@@ -32,7 +32,8 @@ RSpec.describe "gem build and gem install" do
       RUBY
       out, status = sandbox.run(sandbox.gem_env(gem_home), RbConfig.ruby, "-e", script, timeout: 60, chdir: dir)
       expect(status).to be_success, out
-      expect(out.lines.map(&:chomp)).to eq(["got hello", "close 1000", File.join(installed, "lib/websocket/websocket_native.so")])
+      expect(out.lines.map(&:chomp))
+        .to eq(["got hello", "close 1000", File.join(installed, "lib/websocket/websocket_native.so")])
     end
   end
 end

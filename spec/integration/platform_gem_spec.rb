@@ -12,8 +12,8 @@ RSpec.describe "platform gem" do
   abi = RUBY_VERSION[/\A\d+\.\d+/]
 
   def build_platform_gem(sandbox)
-    env = { "PATH" => "#{File.join(Dir.home, '.cargo/bin')}:#{ENV.fetch('PATH')}",
-            "CARGO_TARGET_DIR" => ENV.fetch("CARGO_TARGET_DIR", File.join(sandbox::ROOT, "target")) }
+    target = ENV.fetch("CARGO_TARGET_DIR", File.join(sandbox::ROOT, "target")) # warm: no cold release build
+    env = sandbox.toolchain_env.merge("CARGO_TARGET_DIR" => target)
     out, status = sandbox.run(env, RbConfig.ruby, "-S", "rake", "native", "gem", timeout: 1800)
     expect(status).to be_success, out
     name = "websocket-native-#{WebSocket::Native::VERSION}-#{Gem::Platform.local}.gem"

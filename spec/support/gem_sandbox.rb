@@ -41,6 +41,11 @@ module Support
         "LD_LIBRARY_PATH" => nil }
     end
 
+    # @return [Hash] env that finds cargo as a developer's shell does (rustup's ~/.cargo/bin)
+    def toolchain_env
+      { "PATH" => "#{File.join(Dir.home, '.cargo', 'bin')}#{File::PATH_SEPARATOR}#{ENV.fetch('PATH')}" }
+    end
+
     # @return [Hash] env whose gem home is +gem_home+ alone
     def gem_env(gem_home)
       { "GEM_HOME" => gem_home, "GEM_PATH" => gem_home }
