@@ -9,8 +9,8 @@ module Support
   module GemSandbox
     ROOT = File.expand_path("../..", __dir__)
     # Variables that would hand a child the checkout, bundler or our cargo target dir.
-    CLEAN = %w[RUBYOPT RUBYLIB BUNDLE_GEMFILE BUNDLE_BIN_PATH BUNDLER_SETUP BUNDLER_VERSION CARGO_TARGET_DIR]
-            .to_h { |k| [k, nil] }.freeze
+    HIDDEN_ENV = %w[RUBYOPT RUBYLIB BUNDLE_GEMFILE BUNDLE_BIN_PATH BUNDLER_SETUP BUNDLER_VERSION CARGO_TARGET_DIR]
+                 .to_h { |k| [k, nil] }.freeze
     GEM = [File.join(RbConfig::CONFIG["bindir"], "gem"), "/usr/bin/gem"].find { |p| File.executable?(p) } || "gem"
 
     module_function
@@ -20,7 +20,7 @@ module Support
     def run(env, *command, timeout:, chdir: ROOT)
       unbundled do
         reader, writer = IO.pipe
-        pid = Process.spawn(CLEAN.merge(env), *command, chdir: chdir, out: writer, err: writer, pgroup: true)
+        pid = Process.spawn(HIDDEN_ENV.merge(env), *command, chdir: chdir, out: writer, err: writer, pgroup: true)
         writer.close
         output = Thread.new { reader.read }
         status = wait(pid, timeout) { raise "#{command.join(' ')} timed out after #{timeout} s:\n#{output.value}" }
