@@ -1,28 +1,23 @@
 # frozen_string_literal: true
 
 require "spec_helper"
-require "open3"
-require "rbconfig"
 require "tmpdir"
 
-# The path a site box takes: gem build, gem install (compiling with cargo through extconf.rb),
-# then require from the installed gem and connect. Takes a minute or two: it compiles cold.
+# The path a site box with a toolchain takes: gem build, gem install (compiling with cargo through
+# extconf.rb), then require from the installed gem and connect. Takes minutes: it compiles cold.
 RSpec.describe "gem build and gem install" do
-  root = File.expand_path("../..", __dir__)
-  # Outside `bundle exec`: the installed gem must load on its own, as on a site box.
-  clean = %w[RUBYOPT RUBYLIB BUNDLE_GEMFILE BUNDLE_BIN_PATH BUNDLER_SETUP BUNDLER_VERSION CARGO_TARGET_DIR]
-          .to_h { |k| [k, nil] }
+  sandbox = Support::GemSandbox
 
   it "installs a small gem that loads and connects" do
     Dir.mktmpdir("websocket-native-gem") do |dir|
       gem_file = File.join(dir, "websocket-native.gem")
-      out, status = Support.capture2e(clean, "gem", "build", "native.gemspec", "-o", gem_file, chdir: root, timeout: 600)
+      out, status = sandbox.run({}, sandbox::GEM, "build", "native.gemspec", "-o", gem_file, timeout: 120)
       expect(status).to be_success, out
-      out, status = Support.capture2e(clean, "gem", "install", "--local", "--no-document",
-                                       "--install-dir", File.join(dir, "gems"), gem_file, timeout: 600)
+      gem_home = File.join(dir, "gems")
+      out, status = sandbox.install(gem_file, gem_home)
       expect(status).to be_success, out
 
-      installed = Dir[File.join(dir, "gems", "gems", "websocket-native-*")].first
+      installed = Dir[File.join(gem_home, "gems", "websocket-native-*")].first
       expect(Dir[File.join(installed, "**", "target")]).to be_empty
       size = Dir[File.join(installed, "**", "*")].select { |f| File.file?(f) }.sum { |f| File.size(f) }
       expect(size).to be < 5 * 1024 * 1024
@@ -35,10 +30,10 @@ RSpec.describe "gem build and gem install" do
         WebSocket::Native.run
         puts $LOADED_FEATURES.grep(/websocket_native/).first
       RUBY
-      out, status = Support.capture2e(clean.merge("GEM_PATH" => File.join(dir, "gems")),
-                                       RbConfig.ruby, "-e", script, chdir: dir)
+      out, status = sandbox.run(sandbox.gem_env(gem_home), RbConfig.ruby, "-e", script, timeout: 60, chdir: dir)
       expect(status).to be_success, out
-      expect(out.lines.map(&:chomp)).to eq(["got hello", "close 1000", File.join(installed, "lib/websocket/websocket_native.so")])
+      expect(out.lines.map(&:chomp))
+        .to eq(["got hello", "close 1000", File.join(installed, "lib/websocket/websocket_native.so")])
     end
   end
 end
