@@ -5,6 +5,7 @@ mod inbox;
 mod ruby;
 mod runtime;
 mod session;
+mod sockets;
 mod tls;
 mod transport;
 
