@@ -1,6 +1,7 @@
 //! websocket-native: a WebSocket client whose sockets, timers and protocol live on tokio, driven from Ruby.
 
 mod dial;
+mod dns;
 mod inbox;
 mod ruby;
 mod runtime;
