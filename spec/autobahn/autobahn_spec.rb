@@ -1,6 +1,8 @@
 # frozen_string_literal: true
 
 require "spec_helper"
+require "fileutils"
+require "json"
 require "rbconfig"
 require "tmpdir"
 

@@ -15,7 +15,7 @@ module AutobahnDriver
   # Opens one connection to base + path; the block (if any) runs for each message; yields the
   # close event to `done`.
   def open(url, on_message: nil, &done)
-    WebSocket::Native::Client.new(url, nil, max_length: 2**25) do |ws|
+    WebSocket::Native::Client.new(url) do |ws|
       ws.on(:message) { |e| on_message&.call(ws, e) }
       ws.on(:close) { |e| done.call(e) }
     end

@@ -341,10 +341,12 @@ module WebSocket
       def report(error)
         raise error if @mode == :foreground && reactor_thread?
 
-        warn "websocket-native: a callback raised #{error.class}: #{error.message}\n\t" \
-             "#{error.backtrace&.first(8)&.join("\n\t")}"
-      rescue IOError, SystemCallError
-        nil # $stderr is closed or full: the report is lost, the rest of the batch must not be
+        begin
+          warn "websocket-native: a callback raised #{error.class}: #{error.message}\n\t" \
+               "#{error.backtrace&.first(8)&.join("\n\t")}"
+        rescue IOError, SystemCallError
+          nil # $stderr is closed or full: the report is lost, the rest of the batch must not be
+        end
       end
 
       def check_fork

@@ -17,8 +17,8 @@ pub fn init(ruby: &Ruby) -> Result<(), Error> {
     Ok(())
 }
 
-/// Called by the fork hook in a child: closes its copies of the parent's connection sockets.
-/// @return [Integer] how many were closed
+/// `close_inherited_sockets -> Integer`: called by the fork hook in a child; closes its copies of
+/// the parent's connection sockets and says how many.
 fn close_inherited_sockets() -> usize {
     crate::sockets::close_inherited()
 }
