@@ -226,6 +226,9 @@ async fn handle(mut stream: TcpStream) -> std::io::Result<()> {
         }
         _ => {}
     }
+    if path == "/stalls" {
+        tokio::time::sleep(random_stall(req.param("ms", 300))).await;
+    }
     let protocol = chosen_protocol(&req);
     stream
         .write_all(accept_head(&req, protocol.as_deref(), "").as_bytes())
@@ -341,7 +344,7 @@ async fn websocket(stream: TcpStream, req: Request) -> std::io::Result<()> {
         _ => {}
     }
     let ignore_close = req.path == "/no-close-reply";
-    // /stalls: an echo that stalls a random 0..`ms` ms before each reply (soak specs).
+    // /stalls: an echo that stalls a random 0..`ms` ms before its upgrade reply and each echo.
     let stall_ms: u64 = if req.path == "/stalls" {
         req.param("ms", 300)
     } else {
