@@ -50,12 +50,17 @@ module WebSocket
       end
     end
 
-    # Children forked after this point get their own reactor state (see Reactor#after_fork).
+    # Children forked after this point get their own reactor state (see Reactor#after_fork) and,
+    # at once, close their copies of the parent's connection sockets: a child that never uses
+    # the gem (a Puma or Unicorn worker) would otherwise keep the parent's TCP flows open.
     module ForkHook
       # @return [Integer, nil]
       def _fork
         pid = super
-        Reactor.instance.after_fork if pid.zero?
+        if pid.zero?
+          Native.close_inherited_sockets
+          Reactor.instance.after_fork
+        end
         pid
       end
     end

@@ -40,4 +40,45 @@ RSpec.describe "DNS failures" do
   ensure
     nss&.unlink
   end
+
+  # A resolver that takes queries and never answers (a UDP socket on 127.0.0.1:53 inside the
+  # namespace): each lookup holds a thread for the resolver timeout, after the dial gave up.
+  it "caps the lookups waiting for a dead resolver and says so" do
+    resolv = Tempfile.new("resolv")
+    resolv.write("nameserver 127.0.0.1\noptions timeout:4 attempts:1\n")
+    resolv.close
+    script = Tempfile.new(["dead-resolver", ".rb"])
+    script.write(<<~RUBY)
+      require "socket"
+      require "websocket/native"
+      dead = UDPSocket.new
+      dead.bind("127.0.0.1", 53)
+      threads = -> { Dir["/proc/self/task/*"].size }
+      base = threads.call
+      most = base
+      Thread.new { loop { most = [most, threads.call].max; sleep 0.005 } }
+      closed = 0
+      messages = []
+      40.times do |i|
+        ws = WebSocket::Native::Client.new("ws://dead-resolver-\#{i}.invalid/", nil, connect_timeout: 1)
+        ws.on(:error) { |e| messages << e.message }
+        ws.on(:close) { (closed += 1) == 40 && WebSocket::Native.stop }
+      end
+      WebSocket::Native.run
+      puts "threads grew by \#{most - base}"
+      puts messages.uniq.first(3)
+    RUBY
+    script.close
+    out = isolated("ip link set lo up && mount --bind #{resolv.path} /etc/resolv.conf && " \
+                   "timeout 60 #{RbConfig.ruby} -I#{lib} #{script.path}")
+    grown = out[/threads grew by (\d+)/, 1]
+    expect(grown).not_to be_nil, out
+    # 16 lookup threads, 2 tokio workers, the reactor and the sampler, with a little slack.
+    expect(grown.to_i).to be <= 16 + 8, out
+    expect(out).to include("during the DNS lookup")
+    expect(out).to include("16 DNS lookups already waiting for an answer, the most this process runs at once")
+  ensure
+    resolv&.unlink
+    script&.unlink
+  end
 end

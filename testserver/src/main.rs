@@ -226,6 +226,9 @@ async fn handle(mut stream: TcpStream) -> std::io::Result<()> {
         }
         _ => {}
     }
+    if path == "/stalls" {
+        tokio::time::sleep(random_stall(req.param("ms", 300))).await;
+    }
     let protocol = chosen_protocol(&req);
     stream
         .write_all(accept_head(&req, protocol.as_deref(), "").as_bytes())
@@ -342,7 +345,16 @@ async fn websocket(stream: TcpStream, req: Request) -> std::io::Result<()> {
         _ => {}
     }
     let ignore_close = req.path == "/no-close-reply";
+    // /stalls: an echo that stalls a random 0..`ms` ms before its upgrade reply and each echo.
+    let stall_ms: u64 = if req.path == "/stalls" {
+        req.param("ms", 300)
+    } else {
+        0
+    };
     while let Some(msg) = rx.next().await {
+        if stall_ms > 0 {
+            tokio::time::sleep(random_stall(stall_ms)).await;
+        }
         match msg {
             Ok(Message::Text(t)) => tx.send(Message::Text(t)).await.map_err(to_io)?,
             Ok(Message::Binary(b)) => tx.send(Message::Binary(b)).await.map_err(to_io)?,
@@ -361,4 +373,13 @@ async fn websocket(stream: TcpStream, req: Request) -> std::io::Result<()> {
         }
     }
     Ok(())
+}
+
+/// A random duration below `max_ms` ms (RandomState is seeded afresh for each call).
+fn random_stall(max_ms: u64) -> Duration {
+    use std::hash::{BuildHasher, Hasher};
+    let random = std::collections::hash_map::RandomState::new()
+        .build_hasher()
+        .finish();
+    Duration::from_millis(random % max_ms)
 }

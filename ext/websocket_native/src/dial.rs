@@ -16,6 +16,7 @@ use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
 use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
 use tokio_tungstenite::WebSocketStream;
 
+use crate::dns;
 use crate::inbox::Step;
 use crate::tls::{self, TlsSetup};
 use crate::transport::Transport;
@@ -123,8 +124,13 @@ fn timeout_words(target: &Target, step: Step) -> String {
         }
         _ => String::new(),
     };
+    let busy = match step {
+        Step::Dns => dns::saturation().map(|s| format!("; {s}")),
+        _ => None,
+    }
+    .unwrap_or_default();
     format!(
-        "Opening {} timed out after {} during {}{proxy} ({hint}). The limit is the connect_timeout option.",
+        "Opening {} timed out after {} during {}{proxy} ({hint}{busy}). The limit is the connect_timeout option.",
         target.authority(),
         seconds(target.open_timeout),
         step.describe()
@@ -221,7 +227,7 @@ async fn resolve(host: &str, port: u16) -> Result<Vec<SocketAddr>, Failure> {
     if let Ok(ip) = host.parse::<IpAddr>() {
         return Ok(vec![SocketAddr::new(ip, port)]);
     }
-    match tokio::net::lookup_host((host, port)).await {
+    match dns::lookup_host(host, port).await {
         Ok(addrs) => {
             let addrs: Vec<SocketAddr> = addrs.collect();
             if addrs.is_empty() {

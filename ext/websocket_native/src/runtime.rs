@@ -51,6 +51,8 @@ pub fn current() -> io::Result<Arc<Process>> {
     if let Some(parent) = slot.replace(fresh.clone()) {
         // The parent's runtime threads do not exist here; dropping it would wait for them forever.
         std::mem::forget(parent);
+        // Normally done by the fork hook already; this covers a fork that bypassed Ruby's.
+        crate::sockets::close_inherited();
     }
     Ok(fresh)
 }

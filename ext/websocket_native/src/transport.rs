@@ -3,6 +3,7 @@
 //! that made progress (the close deadline is measured from it: a slow reader is not a dead one).
 
 use std::io;
+use std::os::fd::AsRawFd;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -13,6 +14,8 @@ use once_cell::sync::Lazy;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 use tokio_rustls::client::TlsStream;
+
+use crate::sockets;
 
 static CLOCK_BASE: Lazy<Instant> = Lazy::new(Instant::now);
 
@@ -28,6 +31,8 @@ enum Inner {
 }
 
 pub struct Transport {
+    // First, so it drops before the socket closes (see sockets::Owned).
+    _owned: sockets::Owned,
     inner: Inner,
     last_write: Arc<AtomicU64>,
 }
@@ -46,7 +51,12 @@ impl Transport {
     }
 
     fn new(inner: Inner) -> Self {
+        let tcp = match &inner {
+            Inner::Plain(s) => s,
+            Inner::Tls(s) => s.get_ref().0,
+        };
         Transport {
+            _owned: sockets::own(tcp.as_raw_fd()),
             inner,
             last_write: Arc::new(AtomicU64::new(now_ms())),
         }

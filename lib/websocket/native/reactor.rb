@@ -228,6 +228,11 @@ module WebSocket
             report(e) # guard reports callback errors; this is the reactor's own, never fatal
           end
         end
+      rescue Exception # rubocop:disable Lint/RescueException
+        # Killed by an exception (a signal raised in a callback): a successor takes over the
+        # rest of the batch and the inbox, so no client is stranded before its close event.
+        @lock.synchronize { start_background if @thread == Thread.current && !idle? }
+        raise
       ensure
         @lock.synchronize do
           if @thread == Thread.current
@@ -341,8 +346,12 @@ module WebSocket
       def report(error)
         raise error if @mode == :foreground && reactor_thread?
 
-        warn "websocket-native: a callback raised #{error.class}: #{error.message}\n\t" \
-             "#{error.backtrace&.first(8)&.join("\n\t")}"
+        begin
+          warn "websocket-native: a callback raised #{error.class}: #{error.message}\n\t" \
+               "#{error.backtrace&.first(8)&.join("\n\t")}"
+        rescue IOError, SystemCallError
+          nil # $stderr is closed or full: the report is lost, the rest of the batch must not be
+        end
       end
 
       def check_fork

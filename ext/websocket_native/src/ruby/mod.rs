@@ -4,13 +4,23 @@ mod connection;
 mod options;
 mod reactor;
 
-use magnus::{prelude::*, Error, ExceptionClass, RModule, Ruby};
+use magnus::{function, prelude::*, Error, ExceptionClass, RModule, Ruby};
 
 pub fn init(ruby: &Ruby) -> Result<(), Error> {
     let native = native_module(ruby)?;
     connection::init(ruby, native)?;
     reactor::init(native)?;
+    native.define_singleton_method(
+        "close_inherited_sockets",
+        function!(close_inherited_sockets, 0),
+    )?;
     Ok(())
+}
+
+/// `close_inherited_sockets -> Integer`: called by the fork hook in a child; closes its copies of
+/// the parent's connection sockets and says how many.
+fn close_inherited_sockets() -> usize {
+    crate::sockets::close_inherited()
 }
 
 fn native_module(ruby: &Ruby) -> Result<RModule, Error> {

@@ -1,0 +1,108 @@
+//! The sockets this process's connections own, so that a forked child closes its copies at once
+//! (a child that lives on would otherwise keep every parent connection's TCP flow open).
+//!
+//! A lock-free bitmap keyed by descriptor: a fork can happen while a tokio thread adds a socket,
+//! and a lock held at that moment would stay held in the child for ever.
+
+use std::os::fd::{FromRawFd, OwnedFd, RawFd};
+use std::ptr;
+use std::sync::atomic::{AtomicPtr, AtomicU64, Ordering};
+
+/// Words per chunk: 65,536 descriptors; chunks are made on first use and never freed.
+const WORDS: usize = 1024;
+/// 64 Mi descriptors in all, far above any RLIMIT_NOFILE.
+const CHUNKS: usize = 1024;
+
+type Chunk = [AtomicU64; WORDS];
+
+static TABLE: [AtomicPtr<Chunk>; CHUNKS] = [const { AtomicPtr::new(ptr::null_mut()) }; CHUNKS];
+
+/// Marks a socket as owned by a connection while it lives. Drop it before the socket closes:
+/// the descriptor number may be reused at once, and a child must never close a stranger's.
+pub struct Owned(Option<(&'static AtomicU64, u64)>);
+
+impl Drop for Owned {
+    fn drop(&mut self) {
+        if let Some((word, bit)) = self.0 {
+            word.fetch_and(!bit, Ordering::AcqRel);
+        }
+    }
+}
+
+/// Records `fd` until the returned guard is dropped.
+pub fn own(fd: RawFd) -> Owned {
+    let Some((word, bit)) = slot(fd) else {
+        return Owned(None);
+    };
+    word.fetch_or(bit, Ordering::AcqRel);
+    Owned(Some((word, bit)))
+}
+
+fn slot(fd: RawFd) -> Option<(&'static AtomicU64, u64)> {
+    let fd = usize::try_from(fd).ok()?;
+    let (chunk, rest) = (fd / (WORDS * 64), fd % (WORDS * 64));
+    let cell = TABLE.get(chunk)?;
+    let mut current = cell.load(Ordering::Acquire);
+    if current.is_null() {
+        let fresh = Box::into_raw(Box::new([const { AtomicU64::new(0) }; WORDS]));
+        current = match cell.compare_exchange(
+            ptr::null_mut(),
+            fresh,
+            Ordering::AcqRel,
+            Ordering::Acquire,
+        ) {
+            Ok(_) => fresh,
+            Err(winner) => {
+                // SAFETY: `fresh` came from Box::into_raw above and was never shared.
+                drop(unsafe { Box::from_raw(fresh) });
+                winner
+            }
+        };
+    }
+    // SAFETY: a non-null entry points to a leaked Box that is never freed.
+    let words: &'static Chunk = unsafe { &*current };
+    Some((&words[rest / 64], 1u64 << (rest % 64)))
+}
+
+/// In a forked child: closes every socket the parent's connections owned at the fork. Their
+/// tasks never run here, so nothing else will use or close these descriptors.
+pub fn close_inherited() -> usize {
+    let mut closed = 0;
+    for (c, cell) in TABLE.iter().enumerate() {
+        let chunk = cell.load(Ordering::Acquire);
+        if chunk.is_null() {
+            continue;
+        }
+        // SAFETY: as in `slot`.
+        let words: &Chunk = unsafe { &*chunk };
+        for (w, word) in words.iter().enumerate() {
+            let mut bits = word.swap(0, Ordering::AcqRel);
+            while bits != 0 {
+                let b = bits.trailing_zeros() as usize;
+                bits &= bits - 1;
+                let fd = (c * WORDS + w) * 64 + b;
+                if let Ok(fd) = RawFd::try_from(fd) {
+                    // SAFETY: the parent's owner of this descriptor never runs in this process.
+                    drop(unsafe { OwnedFd::from_raw_fd(fd) });
+                    closed += 1;
+                }
+            }
+        }
+    }
+    closed
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn owns_until_dropped() {
+        let (word, bit) = slot(70_000).expect("a slot for a valid descriptor");
+        let guard = own(70_000);
+        assert_ne!(word.load(Ordering::Acquire) & bit, 0);
+        drop(guard);
+        assert_eq!(word.load(Ordering::Acquire) & bit, 0);
+        assert!(slot(-1).is_none());
+    }
+}

@@ -1,0 +1,64 @@
+# frozen_string_literal: true
+
+require "spec_helper"
+require "fileutils"
+require "json"
+require "rbconfig"
+require "tmpdir"
+
+# Autobahn's client cases (sections 1-7, 9 and 10) served by kosoku, a fuzzing server from PyPI,
+# to spec/autobahn/client_driver.rb, which echoes every message with the public API.
+module AutobahnCases
+  SECTIONS = %w[1.* 2.* 3.* 4.* 5.* 6.* 7.* 9.* 10.*].freeze
+  AGENT = "websocket-native"
+  PARALLEL = 4 # cases at once; the whole run takes seconds instead of minutes
+  ACCEPTED = %w[OK INFORMATIONAL].freeze
+
+  # Cases that are only NON-STRICT until the two strictness behaviours of issue 15 land. The
+  # follow-up must empty this list; nothing else may be NON-STRICT. (Several of them come out OK
+  # in some runs: the race between our echo and the session's failure decides.)
+  KNOWN_PENDING = {
+    # A valid message, then a protocol violation: the echo must go out before our close frame.
+    "replies before the failure" => %w[3.2 3.3 3.4 4.1.3 4.1.4 4.1.5 4.2.3 4.2.4 4.2.5 5.15],
+    # Invalid UTF-8 inside a text message must fail when its fragment arrives, not at the end.
+    "fail fast on invalid UTF-8" => %w[6.4.3 6.4.4]
+  }.freeze
+  PENDING_CASES = KNOWN_PENDING.values.flatten.freeze
+
+  module_function
+
+  # @return [String, nil] why a case's result is not acceptable
+  def verdict(id, entry, outdir)
+    behavior, close = entry.values_at("behavior", "behaviorClose")
+    allowed = PENDING_CASES.include?(id) ? ACCEPTED + ["NON-STRICT"] : ACCEPTED
+    return if allowed.include?(behavior) && ACCEPTED.include?(close)
+
+    details = JSON.parse(File.read(File.join(outdir, entry["reportfile"])))
+    "#{id}: behavior #{behavior} (#{details['result']}), close #{close} (#{details['resultClose']}); " \
+      "#{details['description']}"
+  end
+end
+
+RSpec.describe "Autobahn client cases", :autobahn do
+  include AutobahnCases
+
+  it "gives OK or INFORMATIONAL for every case" do
+    outdir = Dir.mktmpdir("websocket-native-autobahn")
+    server = Support::FuzzingServer.new(AutobahnCases::SECTIONS, outdir: outdir)
+    driver = File.join(__dir__, "client_driver.rb")
+    out, status = Support::TimedCommand.capture(RbConfig.ruby, "-I", File.expand_path("../../lib", __dir__),
+                                                driver, server.url, AutobahnCases::AGENT,
+                                                AutobahnCases::PARALLEL.to_s, seconds: 300)
+    expect(status).to be_success, out
+    count = out[/ran (\d+) cases/, 1].to_i
+
+    report = server.report(AutobahnCases::AGENT)
+    expect(report.size).to eq(count)
+    expect(report.keys.map { |id| id.split(".").first }.uniq).to match_array(%w[1 2 3 4 5 6 7 9 10])
+    bad = report.filter_map { |id, entry| verdict(id, entry, outdir) }
+    expect(bad).to be_empty, "cases not OK or INFORMATIONAL (reports in #{outdir}):\n#{bad.join("\n")}"
+    FileUtils.rm_rf(outdir)
+  ensure
+    server&.stop
+  end
+end
