@@ -9,6 +9,7 @@ module WebSocket
     #   ws.on(:message) { |e| puts e.data }
     class Client
       include Listeners
+      include Reconnecting
 
       CONNECTING = 0
       OPEN = 1
@@ -41,10 +42,13 @@ module WebSocket
       #   arrives this many seconds after a ping; defaults to the ping interval, false for never
       # @option options [Integer] :max_length largest message accepted, in bytes (2**26 - 1)
       # @option options [String, Hash] :proxy an http:// proxy URL, or { origin:, headers: }
+      # @param reconnect [Boolean, Hash] dial again after a lost link or failed attempt: true, or
+      #   { initial:, max:, attempts:, reset_after:, queue_limit:, refused: } (see {ReconnectPolicy})
       # @yieldparam client [Client] runs before connecting: attach listeners here to be sure
       # @raise [ConfigurationError] for a bad URL or option, before any I/O
-      def initialize(url, protocols = nil, **options)
+      def initialize(url, protocols = nil, reconnect: nil, **options)
         settings = Options.new(url, protocols, options)
+        policy = ReconnectPolicy.from_option(reconnect)
         listener_lock
         @url = url
         @ready_state = CONNECTING
@@ -57,6 +61,8 @@ module WebSocket
         @id = reactor.register(self)
         begin
           @connection = Connection.open(@id, settings.to_native)
+          # Where send puts messages: with reconnect, an Outbox that holds them while no link is open.
+          @outlet = policy ? reconnect_with(policy, settings) : @connection
           yield self if block_given?
         rescue Exception # rubocop:disable Lint/RescueException
           reactor.forget(@id)
@@ -77,9 +83,9 @@ module WebSocket
 
         case data
         when String
-          data.encoding == Encoding::BINARY ? @connection.send_binary(data) : @connection.send_text(utf8(data))
+          data.encoding == Encoding::BINARY ? @outlet.send_binary(data) : @outlet.send_text(utf8(data))
         when Array
-          @connection.send_binary(bytes(data))
+          @outlet.send_binary(bytes(data))
         else
           raise ArgumentError, "send takes a String (text; binary when its encoding is BINARY) or an Array of bytes, not #{data.class}"
         end
@@ -112,7 +118,9 @@ module WebSocket
         raise ArgumentError, "close reason is at most 123 bytes, not #{reason.bytesize}" if reason.bytesize > 123
 
         Native.synchronize(@state_lock) do
-          next false if @ready_state >= CLOSING || !@connection.close(code, reason)
+          next false if @ready_state >= CLOSING
+          next cancel_reconnect if @retry_timer
+          next false unless @connection.close(code, reason)
 
           @ready_state = CLOSING
           true
@@ -121,7 +129,7 @@ module WebSocket
 
       # @return [Integer] bytes given to {#send} and not yet written to the socket
       def buffered_amount
-        @connection.buffered_amount
+        @outlet.buffered_amount
       end
 
       # @return [String]
@@ -167,20 +175,28 @@ module WebSocket
         @status = status
         @headers = header_pairs.to_h { |k, v| [k.downcase, v] }
         opened = @state_lock.synchronize { @ready_state == CONNECTING && (@ready_state = OPEN) }
-        emit(Event.new(:open)) if opened
+        return unless opened
+
+        link_opened if @reconnect
+        emit(Event.new(:open))
       end
 
       def failed(step, message)
-        emit(Event.new(:error, message: message, error: Native.error_for(step, message)))
+        @last_error = Native.error_for(step, message)
+        emit(Event.new(:error, message: message, error: @last_error))
       end
 
       def closed(code, reason, clean)
+        reason = reconnect_or_give_up(code, reason, clean) if @reconnect
+        return unless reason # another attempt follows
+
         @state_lock.synchronize { @ready_state = CLOSED }
         @pings.clear
         emit(Event.new(:close, code: code, reason: reason, was_clean: clean))
       end
 
       def inherited_by_fork
+        @reconnect = nil # the parent's link: this process must not dial a second one
         closed(1006, "connection belongs to the parent process", false)
       end
     end
