@@ -45,9 +45,7 @@ impl Settings {
         };
         let mut rest = args.iter();
         while let Some(flag) = rest.next() {
-            let value = rest
-                .next()
-                .ok_or_else(|| format!("{flag} needs a value"))?;
+            let value = rest.next().ok_or_else(|| format!("{flag} needs a value"))?;
             let number: u64 = value
                 .parse()
                 .map_err(|_| format!("{flag} takes a whole number, not {value:?}"))?;
@@ -158,7 +156,9 @@ impl Relay {
                 _ => format!("error: stall-some takes PERCENT MS, not {line:?}"),
             },
             ["count"] => format!("links {}", self.links().len()),
-            _ => format!("error: unknown command {line:?} (stall, resume, stall-some PERCENT MS, count)"),
+            _ => format!(
+                "error: unknown command {line:?} (stall, resume, stall-some PERCENT MS, count)"
+            ),
         }
     }
 }
@@ -247,8 +247,8 @@ async fn forward(relay: &Relay, link: &Link, mut from: OwnedReadHalf, mut to: Ow
             if to.write_all(&chunk).await.is_err() {
                 return;
             }
-            if relay.settings.rate > 0 {
-                let nanos = chunk.len() as u64 * 1_000_000_000 / relay.settings.rate;
+            let pace = (chunk.len() as u64 * 1_000_000_000).checked_div(relay.settings.rate);
+            if let Some(nanos) = pace {
                 sleep(Duration::from_nanos(nanos)).await;
             }
         }
@@ -256,4 +256,81 @@ async fn forward(relay: &Relay, link: &Link, mut from: OwnedReadHalf, mut to: Ow
         let _ = to.shutdown().await;
     };
     tokio::join!(reader, writer);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn relay(args: &[&str]) -> Relay {
+        let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+        let settings = Settings::parse(&args).unwrap_or_else(|e| panic!("{e}"));
+        Relay {
+            settings,
+            stalled: AtomicBool::new(false),
+            links: Mutex::new(HashMap::new()),
+            next_id: AtomicU64::new(0),
+            random: AtomicU64::new(12345),
+        }
+    }
+
+    #[test]
+    fn parses_options_and_refuses_bad_ones() {
+        let r = relay(&[
+            "--to", "9000", "--delay", "300", "--jitter", "50", "--rate", "1000",
+        ]);
+        assert_eq!(r.settings.upstream, 9000);
+        assert_eq!(r.settings.delay, Duration::from_millis(300));
+        assert_eq!(r.settings.jitter, Duration::from_millis(50));
+        assert_eq!(r.settings.rate, 1000);
+        let parse = |a: &[&str]| {
+            Settings::parse(&a.iter().map(|s| s.to_string()).collect::<Vec<_>>()).err()
+        };
+        assert_eq!(
+            parse(&["--delay", "1"]).as_deref(),
+            Some("relay needs --to PORT (the server on 127.0.0.1)")
+        );
+        assert_eq!(
+            parse(&["--to", "70000"]).as_deref(),
+            Some("70000 is not a TCP port")
+        );
+        assert_eq!(parse(&["--to"]).as_deref(), Some("--to needs a value"));
+        assert_eq!(
+            parse(&["--to", "1", "--fast", "1"]).as_deref(),
+            Some("unknown relay option --fast")
+        );
+    }
+
+    #[tokio::test]
+    async fn jitter_never_reorders_and_stays_in_range() {
+        let r = relay(&["--to", "1", "--delay", "300", "--jitter", "100"]);
+        let start = Instant::now();
+        let mut last = start;
+        for _ in 0..1000 {
+            let due = r.due(last);
+            assert!(due >= last);
+            assert!(due <= Instant::now() + Duration::from_millis(400));
+            assert!(due >= start + Duration::from_millis(200));
+            last = due;
+        }
+    }
+
+    #[test]
+    fn answers_commands() {
+        let r = relay(&["--to", "1"]);
+        assert_eq!(r.command("stall"), "ok stall");
+        assert!(r.stalled.load(Ordering::Relaxed));
+        assert_eq!(r.command("resume"), "ok resume");
+        assert!(!r.stalled.load(Ordering::Relaxed));
+        r.links().insert(1, Arc::new(Link::default()));
+        assert_eq!(r.command("stall-some 100 50"), "ok stalled 1");
+        assert_eq!(r.command("stall-some 0 50"), "ok stalled 0");
+        assert_eq!(r.command("count"), "links 1");
+        assert!(r
+            .command("stall-some x")
+            .starts_with("error: unknown command"));
+        assert!(r
+            .command("stall-some x 5")
+            .starts_with("error: stall-some takes"));
+    }
 }
