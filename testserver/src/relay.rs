@@ -8,7 +8,7 @@
 //!   the relay keeps reading, so the kernel accepts the client's writes (a black hole)
 //! - `resume`: forward again (what was read meanwhile follows, late)
 //! - `stall-some PERCENT MS`: each current link stalls for MS ms with probability PERCENT
-//! - `count`: `links N`, the links whose client side is still connected
+//! - `count`: `links N`, the links still relaying (neither direction ended)
 
 use std::collections::HashMap;
 use std::io::BufRead;

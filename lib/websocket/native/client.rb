@@ -120,7 +120,9 @@ module WebSocket
         Native.synchronize(@state_lock) do
           next false if @ready_state >= CLOSING
           next cancel_reconnect if @retry_timer
-          next false unless @connection.close(code, reason)
+          # With reconnect, a link that just died refuses; its close event is on the way and,
+          # finding CLOSING, will be the last.
+          next false unless @connection.close(code, reason) || @reconnect
 
           @ready_state = CLOSING
           true

@@ -12,7 +12,7 @@ module WebSocket
         attempts: nil, # unattended boxes keep trying
         reset_after: 30, # a link must stay up this long before delays start small again
         queue_limit: 1024 * 1024, # bytes given to send while no link is open
-        refused: :retry # :retry (at the cap) or :give_up
+        refused: :retry # :retry (after half the cap to the cap) or :give_up
       }.freeze
       REFUSALS = %i[retry give_up].freeze
       # An HTTP status that another attempt may well turn into a 101.
