@@ -86,6 +86,47 @@ RSpec.describe "reconnect: rules" do
     expect(timeline.of(:close).first[4]).to eq(closed)
   end
 
+  it "does not count a handshake timeout as a refusal" do
+    timeline = Support::Timeline.new
+    client("/silent?seconds=5", timeline, connect_timeout: 0.3, reconnect: { initial: 0.05, max: 20, attempts: 1 })
+    timeline.wait_for(10, "the final close") { timeline.of(:close).any? }
+    expect(timeline.of(:error).first[2]).to include("did not answer the upgrade request in full")
+    expect(timeline.of(:reconnect).map { |e| [e[2], e[3] <= 0.05] }).to eq([[1, true]])
+  end
+
+  context "with TLS refusals from the SNI-gated edge" do
+    let(:nginx) { Support::Nginx.instance }
+
+    around do |example|
+      # The system bundle, which lacks the test CA (as in tls_spec.rb).
+      saved = ENV.fetch("SSL_CERT_FILE", nil)
+      ENV["SSL_CERT_FILE"] = File.exist?("/etc/ssl/certs/ca-certificates.crt") ? "/etc/ssl/certs/ca-certificates.crt" : File::NULL
+      example.run
+    ensure
+      saved ? ENV["SSL_CERT_FILE"] = saved : ENV.delete("SSL_CERT_FILE")
+    end
+
+    it "gives up on an untrusted certificate with refused: :give_up" do
+      timeline = Support::Timeline.new
+      WebSocket::Native::Client.new(nginx.url, reconnect: { refused: :give_up }) { |w| timeline.attach(w) }
+      timeline.wait_for(10, "the close") { timeline.of(:close).any? }
+      expect(timeline.of(:error).map { |e| e[3] }).to eq([WebSocket::Native::TLSError, WebSocket::Native::ConnectionError])
+      expect(timeline.of(:error).first[2]).to include("the server certificate is not trusted")
+      expect(timeline.of(:close).first[3]).to end_with("(reconnect refused: :give_up)")
+    end
+
+    it "retries an unrecognized SNI name after half the cap to the cap" do
+      timeline = Support::Timeline.new
+      ws = WebSocket::Native::Client.new(nginx.url(host: "127.0.0.1"), tls: { root_cert_file: Support::PKI.instance.ca_file },
+                                                                         reconnect: { initial: 0.05, max: 8 }) { |w| timeline.attach(w) }
+      timeline.wait_for(10, "the reconnect event") { timeline.of(:reconnect).any? }
+      expect(timeline.of(:error).first[2]).to include("alert unrecognized_name")
+      expect(timeline.of(:reconnect).first[3]).to be_between(4, 8)
+      ws.close
+      timeline.wait_for(5, "the close") { timeline.of(:close).any? }
+    end
+  end
+
   it "checks the option" do
     bad = [
       ["yes", /reconnect must be true, false or a Hash/],
