@@ -96,15 +96,7 @@ RSpec.describe "reconnect: rules" do
 
   context "with TLS refusals from the SNI-gated edge" do
     let(:nginx) { Support::Nginx.instance }
-
-    around do |example|
-      # The system bundle, which lacks the test CA (as in tls_spec.rb).
-      saved = ENV.fetch("SSL_CERT_FILE", nil)
-      ENV["SSL_CERT_FILE"] = File.exist?("/etc/ssl/certs/ca-certificates.crt") ? "/etc/ssl/certs/ca-certificates.crt" : File::NULL
-      example.run
-    ensure
-      saved ? ENV["SSL_CERT_FILE"] = saved : ENV.delete("SSL_CERT_FILE")
-    end
+    include_context "system trust store"
 
     it "gives up on an untrusted certificate with refused: :give_up" do
       timeline = Support::Timeline.new
