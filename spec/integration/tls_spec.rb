@@ -7,14 +7,7 @@ RSpec.describe "TLS through an SNI-gated nginx edge" do
   let(:pki) { Support::PKI.instance }
   let(:trusted) { { ca_file: pki.ca_file } }
 
-  around do |example|
-    # Pin the trust store for the client under test: the system bundle, which lacks the test CA.
-    saved = ENV.fetch("SSL_CERT_FILE", nil)
-    ENV["SSL_CERT_FILE"] = File.exist?("/etc/ssl/certs/ca-certificates.crt") ? "/etc/ssl/certs/ca-certificates.crt" : File::NULL
-    example.run
-  ensure
-    saved ? ENV["SSL_CERT_FILE"] = saved : ENV.delete("SSL_CERT_FILE")
-  end
+  include_context "system trust store"
 
   it "connects by host name: SNI is sent and nginx routes the handshake" do
     log = echo_once(nginx.url, tls: trusted)

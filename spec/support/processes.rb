@@ -59,8 +59,9 @@ module Support
       end
     end
 
-    def initialize(*command, log:)
-      @pid = Process.spawn(*command, out: log, err: log, pgroup: true)
+    # @param redirects [Hash] more Process.spawn redirections (e.g. in:, out: pipes)
+    def initialize(*command, log:, **redirects)
+      @pid = Process.spawn(*command, out: log, err: log, pgroup: true, **redirects)
       at_exit { stop }
     end
 

@@ -14,7 +14,8 @@ module Support
     end
 
     def self.build
-      return if File.executable?(BINARY) && File.mtime(BINARY) >= File.mtime(File.join(ROOT, "testserver/src/main.rs"))
+      sources = Dir[File.join(ROOT, "testserver/src/*.rs")].map { |f| File.mtime(f) }
+      return if File.executable?(BINARY) && File.mtime(BINARY) >= sources.max
 
       out, status = Support.capture2e("cargo", "build", "--release", "--locked", "-p", "websocket-native-testserver",
                                       chdir: ROOT, timeout: 900)

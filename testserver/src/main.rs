@@ -1,7 +1,10 @@
 //! The project's own echo and fault server for specs and benchmarks. Listens on 127.0.0.1 only.
 //!
 //! Prints `listening 127.0.0.1:PORT` on stdout, then serves until killed. The request path picks
-//! the behaviour (see `Mode`); query parameters tune it.
+//! the behaviour (see `Mode`); query parameters tune it. `ws-test-server relay ...` is the link
+//! mode instead (see relay.rs).
+
+mod relay;
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -49,6 +52,14 @@ fn main() {
             std::process::exit(1);
         }
     };
+    let args: Vec<String> = std::env::args().collect();
+    if args.get(1).map(String::as_str) == Some("relay") {
+        if let Err(e) = runtime.block_on(relay::run(&args[2..])) {
+            eprintln!("ws-test-server relay: {e}");
+            std::process::exit(2);
+        }
+        return;
+    }
     runtime.block_on(serve());
 }
 

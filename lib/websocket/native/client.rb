@@ -10,6 +10,7 @@ module WebSocket
     class Client
       include Listeners
       include Blocking
+      include Reconnecting
 
       CONNECTING = 0
       OPEN = 1
@@ -43,10 +44,13 @@ module WebSocket
       #   arrives this many seconds after a ping; defaults to the ping interval, false for never
       # @option options [Integer] :max_length largest message accepted, in bytes (2**26 - 1)
       # @option options [String, Hash] :proxy an http:// or https:// proxy URL, or { origin:, headers:, tls: }
+      # @param reconnect [Boolean, Hash] dial again after a lost link or failed attempt: true, or
+      #   { initial:, max:, attempts:, reset_after:, queue_limit:, refused: } (see {ReconnectPolicy})
       # @yieldparam client [Client] runs before connecting: attach listeners here to be sure
       # @raise [ConfigurationError] for a bad URL or option, before any I/O
-      def initialize(url, protocols = nil, **options)
+      def initialize(url, protocols = nil, reconnect: nil, **options)
         settings = Options.new(url, protocols, options)
+        policy = ReconnectPolicy.from_option(reconnect)
         listener_lock
         @url = url
         @ready_state = CONNECTING
@@ -59,6 +63,8 @@ module WebSocket
         @id = reactor.register(self)
         begin
           @connection = Connection.open(@id, settings.to_native)
+          # Where send puts messages: with reconnect, an Outbox that holds them while no link is open.
+          @outlet = policy ? reconnect_with(policy, settings) : @connection
           yield self if block_given?
         rescue Exception # rubocop:disable Lint/RescueException
           reactor.forget(@id)
@@ -79,9 +85,9 @@ module WebSocket
 
         case data
         when String
-          data.encoding == Encoding::BINARY ? @connection.send_binary(data) : @connection.send_text(utf8(data))
+          data.encoding == Encoding::BINARY ? @outlet.send_binary(data) : @outlet.send_text(utf8(data))
         when Array
-          @connection.send_binary(bytes(data))
+          @outlet.send_binary(bytes(data))
         else
           raise ArgumentError, "send takes a String (text; binary when its encoding is BINARY) or an Array of bytes, not #{data.class}"
         end
@@ -117,7 +123,11 @@ module WebSocket
 
         waits = close_waits?(wait)
         started = Native.synchronize(@state_lock) do
-          next false if @ready_state >= CLOSING || !@connection.close(code, reason)
+          next false if @ready_state >= CLOSING
+          next cancel_reconnect if @retry_timer
+          # With reconnect, a link that just died refuses; its close event is on the way and,
+          # finding CLOSING, will be the last.
+          next false unless @connection.close(code, reason) || @reconnect
 
           @ready_state = CLOSING
           true
@@ -129,7 +139,7 @@ module WebSocket
 
       # @return [Integer] bytes given to {#send} and not yet written to the socket
       def buffered_amount
-        @connection.buffered_amount
+        @outlet.buffered_amount
       end
 
       # @return [String]
@@ -178,16 +188,20 @@ module WebSocket
         return unless opened
 
         @inbox&.opened
+        link_opened if @reconnect
         emit(Event.new(:open))
       end
 
       def failed(step, message)
-        error = Native.error_for(step, message)
-        @inbox&.failed(error)
-        emit(Event.new(:error, message: message, error: error))
+        @last_error = Native.error_for(step, message)
+        @inbox&.failed(@last_error) unless @reconnect
+        emit(Event.new(:error, message: message, error: @last_error))
       end
 
       def closed(code, reason, clean)
+        reason = reconnect_or_give_up(code, reason, clean) if @reconnect
+        return unless reason # another attempt follows
+
         # Read under the lock: close(wait: true) adds an inbox only while not yet CLOSED.
         inbox = @state_lock.synchronize do
           @ready_state = CLOSED
@@ -199,6 +213,7 @@ module WebSocket
       end
 
       def inherited_by_fork
+        @reconnect = nil # the parent's link: this process must not dial a second one
         closed(1006, "connection belongs to the parent process", false)
       end
     end

@@ -91,6 +91,12 @@ module Faye
         attr_reader :message, :error
       end
 
+      # With `reconnect:` only: `attempt` (1, 2, ...), `delay` in seconds, and the failure behind
+      # it as `message` and `error`.
+      class ReconnectEvent < Event
+        attr_reader :attempt, :delay, :message, :error
+      end
+
       TYPES = { "open" => OpenEvent, "message" => MessageEvent, "close" => CloseEvent, "error" => ErrorEvent }.freeze
 
       include EventTarget

@@ -146,10 +146,17 @@ module Faye
       end
 
       def wire(native)
-        native.on(:open) { deliver { opened(native) } }
+        native.on(:open) { @failure = nil; deliver { opened(native) } }
         native.on(:message) { |e| deliver { message(e.data) } }
         native.on(:error) { |e| @failure = e.error; deliver { failed(e) } }
-        native.on(:close) { |e| deliver { finalize(e.code, e.reason, e.was_clean) } }
+        native.on(:close) do |e|
+          # With reconnect:, a lost link leaves the native client CONNECTING: another link follows.
+          again = native.ready_state == ::WebSocket::Native::Client::CONNECTING
+          deliver { again ? lost(e) : finalize(e.code, e.reason, e.was_clean) }
+        end
+        native.on(:reconnect) do |e|
+          deliver { dispatch_event(ReconnectEvent.new("reconnect", attempt: e.attempt, delay: e.delay, message: e.message, error: e.error)) }
+        end
       end
 
       # With the real EventMachine running, callbacks belong on its reactor thread.
@@ -202,6 +209,15 @@ module Faye
         @ready_state = CLOSED
         self.class.track(self, false)
         dispatch_event(Event.create("close", code: code, reason: reason, was_clean: clean))
+      end
+
+      # A link lost with reconnect: on: its close event, then CONNECTING until the next open.
+      def lost(event)
+        return if @ready_state == CLOSED
+
+        @failure = nil
+        @ready_state = CONNECTING
+        dispatch_event(Event.create("close", code: event.code, reason: event.reason, was_clean: event.was_clean))
       end
 
       # EM.stop with this client still open: close it as EventMachine does, with 1006.
