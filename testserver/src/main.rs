@@ -340,6 +340,9 @@ async fn websocket(stream: TcpStream, req: Request) -> std::io::Result<()> {
         }
         _ => {}
     }
+    if req.path == "/bench" {
+        return bench_echo(tx, rx).await;
+    }
     let ignore_close = req.path == "/no-close-reply";
     while let Some(msg) = rx.next().await {
         match msg {
@@ -359,5 +362,19 @@ async fn websocket(stream: TcpStream, req: Request) -> std::io::Result<()> {
             Err(_) => break,
         }
     }
+    Ok(())
+}
+
+/// The benchmark peer: echoes data messages, flushing only when no more input is ready, so it is
+/// not the bottleneck of a pipelined run (`rake bench` shows its CPU).
+async fn bench_echo<S, R>(tx: S, rx: R) -> std::io::Result<()>
+where
+    S: futures_util::Sink<Message, Error = tokio_tungstenite::tungstenite::Error> + Unpin,
+    R: futures_util::Stream<Item = Result<Message, tokio_tungstenite::tungstenite::Error>> + Unpin,
+{
+    let data = rx.filter(|m| {
+        std::future::ready(matches!(m, Ok(Message::Text(_)) | Ok(Message::Binary(_))) || m.is_err())
+    });
+    let _ = data.forward(tx).await;
     Ok(())
 }
