@@ -61,6 +61,10 @@ module Bench
     out.lines.last.to_s.scan(/(\w+)=([\d.]+)/).to_h { |k, v| [k.to_sym, v.to_f] }
   end
 
+  def peer_pid
+    @server.instance_variable_get(:@process).pid
+  end
+
   def cpu_ticks(pid)
     fields = File.read("/proc/#{pid}/stat").split(") ").last.split
     fields[11].to_i + fields[12].to_i
@@ -76,9 +80,14 @@ module Bench
     results = Hash.new { |h, k| h[k] = [] }
     REPS.times do
       list.each do |impl|
-        before = cpu_ticks(@server.instance_variable_get(:@process).pid)
-        result = run_one(impl, *args)
-        result[:peer_cpu] = (cpu_ticks(@server.instance_variable_get(:@process).pid) - before) / 100.0
+        before = cpu_ticks(peer_pid)
+        begin
+          result = run_one(impl, *args)
+        rescue RuntimeError => e
+          warn "bench: #{e.message.lines.first.chomp} (left out)"
+          next
+        end
+        result[:peer_cpu] = (cpu_ticks(peer_pid) - before) / 100.0
         results[impl] << result
       end
     end
@@ -96,6 +105,7 @@ module Bench
     end
     cells = COLUMNS.keys.map { |impl| figures[impl] ? "#{format("%.#{digits}f", figures[impl])}#{unit}" : "" }
     @rows << [name, *cells, ratio.("faye"), ratio.("plain"), @peer.to_s]
+    warn "| #{@rows.last.join(' | ')} |" # progress, in case a long run is cut short
   end
 
   def pipelined

@@ -26,7 +26,10 @@ fn main() {
         match args.get(1).map(String::as_str) {
             Some("pipelined") => pipelined(&args).await,
             Some("rtt") => rtt(&args).await,
-            _ => Err("usage: ws-bench-client pipelined URL SIZE WINDOW SECONDS | rtt URL SIZE COUNT".to_string()),
+            _ => Err(
+                "usage: ws-bench-client pipelined URL SIZE WINDOW SECONDS | rtt URL SIZE COUNT"
+                    .to_string(),
+            ),
         }
     });
     match result {
@@ -144,7 +147,12 @@ fn cpu_seconds() -> f64 {
         .rsplit_once(')')
         .map(|(_, rest)| rest.split_whitespace().collect())
         .unwrap_or_default();
-    let ticks = |i: usize| fields.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
     // Fields after the command name start at field 3 (state); utime is 14, stime 15.
     (ticks(11) + ticks(12)) / 100.0
 }

@@ -7,8 +7,10 @@ mod runtime;
 mod session;
 mod tls;
 mod transport;
+mod waves;
 
 #[magnus::init]
 fn init(ruby: &magnus::Ruby) -> Result<(), magnus::Error> {
+    runtime::install_fork_hook();
     ruby::init(ruby)
 }

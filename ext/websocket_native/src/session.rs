@@ -1,6 +1,7 @@
 //! One task per connection: dial, then an always-polled reader and a writer fed by a channel.
 
 use std::collections::VecDeque;
+use std::pin::{pin, Pin};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -9,7 +10,7 @@ use futures_util::stream::{SplitSink, SplitStream};
 use futures_util::{SinkExt, StreamExt};
 use tokio::sync::mpsc::UnboundedReceiver;
 use tokio::sync::{oneshot, Notify};
-use tokio::time::{sleep_until, Instant};
+use tokio::time::{sleep_until, Instant, Sleep};
 use tokio_tungstenite::tungstenite::error::{CapacityError, ProtocolError};
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
@@ -19,6 +20,7 @@ use tokio_tungstenite::WebSocketStream;
 use crate::dial::{self, seconds, Target};
 use crate::inbox::{Budget, Inbox, Kind, Step};
 use crate::transport::{now_ms, Transport};
+use crate::waves;
 
 /// How long to wait for the server to close TCP after the close frames were exchanged.
 const CLOSE_GRACE: Duration = Duration::from_secs(1);
@@ -57,8 +59,11 @@ impl Command {
 }
 
 /// Counters shared by the Ruby handle and the connection task.
-#[derive(Default)]
 pub struct Shared {
+    /// The most bytes `send` may have queued; a message is always taken when nothing is queued.
+    pub send_limit: usize,
+    /// Set when a send was refused for room: the writer then reports `Drain` at half the limit.
+    refused: AtomicBool,
     /// Bytes accepted by `send` and not yet written to the socket.
     pub buffered: AtomicUsize,
     /// Messages accepted by `send` and not yet written to the socket.
@@ -78,16 +83,46 @@ pub struct Shared {
 }
 
 impl Shared {
-    /// `send` accepted a message of `bytes`.
-    pub fn accepted(&self, bytes: usize) {
-        self.pending.fetch_add(1, Ordering::AcqRel);
-        self.buffered.fetch_add(bytes, Ordering::AcqRel);
+    pub fn new(send_limit: usize) -> Self {
+        Shared {
+            send_limit,
+            refused: AtomicBool::new(false),
+            buffered: AtomicUsize::new(0),
+            pending: AtomicUsize::new(0),
+            finished: AtomicBool::new(false),
+            close_requested: Notify::new(),
+            budget: Arc::default(),
+            ping_outstanding: AtomicU64::new(0),
+            pinged: Notify::new(),
+        }
     }
 
-    /// Messages left the queue: written to the socket, or never queued after all.
-    pub fn written(&self, messages: usize, bytes: usize) {
+    /// Counts a message of `bytes` as queued when it fits under the send limit (or nothing is
+    /// queued); otherwise remembers the refusal so the writer reports `Drain` later. Sends come
+    /// from Ruby under the GVL, so only the writer's `written` runs concurrently with this.
+    pub fn admit(&self, bytes: usize) -> bool {
+        let fits = |queued: usize| queued == 0 || queued.saturating_add(bytes) <= self.send_limit;
+        if !fits(self.buffered.load(Ordering::SeqCst)) {
+            self.refused.store(true, Ordering::SeqCst);
+            // Looked at again after the flag is up: either this load sees the writer's progress,
+            // or the writer sees the flag (both SeqCst), so a refusal is always followed by Drain.
+            if !fits(self.buffered.load(Ordering::SeqCst)) {
+                return false;
+            }
+        }
+        self.pending.fetch_add(1, Ordering::AcqRel);
+        self.buffered.fetch_add(bytes, Ordering::SeqCst);
+        true
+    }
+
+    /// Messages left the queue: written to the socket, or never queued after all. True when a
+    /// refused sender should now hear there is room again.
+    pub fn written(&self, messages: usize, bytes: usize) -> bool {
         self.pending.fetch_sub(messages, Ordering::AcqRel);
-        self.buffered.fetch_sub(bytes, Ordering::AcqRel);
+        let left = self.buffered.fetch_sub(bytes, Ordering::SeqCst) - bytes;
+        left <= self.send_limit / 2
+            && self.refused.load(Ordering::SeqCst)
+            && self.refused.swap(false, Ordering::SeqCst)
     }
 }
 
@@ -100,6 +135,7 @@ pub struct Timing {
     pub pong_timeout: Option<Duration>,
 }
 
+#[derive(Clone)]
 struct Reporter {
     id: u64,
     inbox: Arc<Inbox>,
@@ -141,9 +177,17 @@ pub async fn run(
 ) {
     let report = Reporter { id, inbox };
     let mut early = VecDeque::new();
-    let opened = tokio::select! {
-        r = dial::open(&target) => Some(r),
-        () = watch_for_close(&mut commands, &mut early) => None,
+    let opened = {
+        // Boxed so the dial's state (kilobytes) is freed once open, not kept inside this
+        // future for the connection's whole life.
+        let dial = Box::pin(async {
+            let _turn = waves::turn(&target.authority(), target.open_timeout).await;
+            dial::open(&target).await
+        });
+        tokio::select! {
+            r = dial => Some(r),
+            () = watch_for_close(&mut commands, &mut early) => None,
+        }
     };
     let opened = match opened {
         None => {
@@ -184,6 +228,7 @@ pub async fn run(
         shared.clone(),
         timing,
         close_tx,
+        report.clone(),
     ));
     let ending = Reader {
         report: &report,
@@ -289,6 +334,7 @@ async fn write_loop(
     shared: Arc<Shared>,
     timing: Timing,
     close_sent: oneshot::Sender<()>,
+    report: Reporter,
 ) -> Option<Sink> {
     let mut pinger = timing.ping_interval.map(|d| {
         let mut t = tokio::time::interval_at(Instant::now() + d, d);
@@ -326,7 +372,9 @@ async fn write_loop(
                 if sink.send(Message::Close(Some(frame))).await.is_err() {
                     return None;
                 }
-                shared.written(unflushed.0, unflushed.1);
+                if shared.written(unflushed.0, unflushed.1) {
+                    report.push(Kind::Drain);
+                }
                 let _ = close_sent.send(());
                 return Some(sink);
             }
@@ -357,7 +405,9 @@ async fn write_loop(
             if sink.flush().await.is_err() {
                 return None;
             }
-            shared.written(unflushed.0, unflushed.1);
+            if shared.written(unflushed.0, unflushed.1) {
+                report.push(Kind::Drain);
+            }
             unflushed = (0, 0);
         }
     }
@@ -386,6 +436,15 @@ impl Reader<'_> {
         let mut close_requested = false;
         let mut last_heard = Instant::now();
         let mut proven = last_heard;
+        // Made once and re-armed only when they fire or their instant moves: building them on
+        // every pass inserted and cancelled a timer per message.
+        let mut freed = pin!(self.shared.budget.freed.notified());
+        let mut close_asked = pin!(self.shared.close_requested.notified());
+        let mut pinged = pin!(self.shared.pinged.notified());
+        let mut deadline_timer = pin!(sleep_until(Instant::now()));
+        let mut deadline_armed: Option<Instant> = None;
+        let mut silence_timer = pin!(sleep_until(Instant::now()));
+        let mut silence_armed: Option<Instant> = None;
         loop {
             // Ruby is behind: stop reading so TCP pushes back on the server, instead of queueing
             // without bound. Liveness is not judged while we are the slow side.
@@ -402,10 +461,15 @@ impl Reader<'_> {
                 .and_then(|t| self.ping_sent().map(|sent| sent.max(alive_since) + t));
             let watch_pings =
                 self.timing.pong_timeout.is_some() && silence_limit.is_none() && !paused;
+            rearm(deadline_timer.as_mut(), &mut deadline_armed, deadline);
+            rearm(silence_timer.as_mut(), &mut silence_armed, silence_limit);
             let next = tokio::select! {
                 m = source.next(), if !paused => m,
-                () = self.shared.budget.freed.notified(), if paused => continue,
-                () = self.shared.close_requested.notified(), if !close_requested => {
+                () = freed.as_mut(), if paused => {
+                    freed.set(self.shared.budget.freed.notified());
+                    continue;
+                }
+                () = close_asked.as_mut(), if !close_requested => {
                     close_requested = true;
                     deadline.get_or_insert(Instant::now() + self.timing.close_timeout);
                     continue;
@@ -420,7 +484,8 @@ impl Reader<'_> {
                     }
                     continue;
                 }
-                () = sleep_until(deadline.unwrap_or_else(Instant::now)), if deadline.is_some() => {
+                () = deadline_timer.as_mut(), if deadline.is_some() => {
+                    deadline_armed = None; // fired: whatever comes next re-arms it
                     if let Some((code, reason)) = peer_close {
                         // We answered the server's close; it just did not hang up. Still clean.
                         return Ending::Clean { code, reason };
@@ -436,8 +501,12 @@ impl Reader<'_> {
                         },
                     }
                 }
-                () = self.shared.pinged.notified(), if watch_pings => continue,
-                () = sleep_until(silence_limit.unwrap_or_else(Instant::now)), if silence_limit.is_some() => {
+                () = pinged.as_mut(), if watch_pings => {
+                    pinged.set(self.shared.pinged.notified());
+                    continue;
+                }
+                () = silence_timer.as_mut(), if silence_limit.is_some() => {
+                    silence_armed = None;
                     let timeout = self.timing.pong_timeout.unwrap_or_default();
                     let since = last_heard.max(self.upload_progress(&mut proven));
                     if self.ping_sent().is_none_or(|sent| sent.max(since) + timeout > Instant::now()) {
@@ -535,6 +604,16 @@ impl Reader<'_> {
             seconds(timeout),
             self.target.authority()
         )
+    }
+}
+
+/// Points a kept timer at `want` when that changed since it was last armed.
+fn rearm(timer: Pin<&mut Sleep>, armed: &mut Option<Instant>, want: Option<Instant>) {
+    if let Some(at) = want {
+        if *armed != want {
+            timer.reset(at);
+            *armed = want;
+        }
     }
 }
 

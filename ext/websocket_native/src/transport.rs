@@ -28,6 +28,9 @@ enum Inner {
 pub struct Transport {
     inner: Inner,
     last_write: Arc<AtomicU64>,
+    /// Bytes read past the upgrade reply, handed out before the socket is read again. Replaying
+    /// them here lets tungstenite start with a normal read buffer (see `dial::handshake`).
+    leftover: Vec<u8>,
 }
 
 impl Transport {
@@ -43,7 +46,13 @@ impl Transport {
         Transport {
             inner,
             last_write: Arc::new(AtomicU64::new(now_ms())),
+            leftover: Vec::new(),
         }
+    }
+
+    /// Makes the next reads return these bytes first.
+    pub fn replay(&mut self, bytes: Vec<u8>) {
+        self.leftover = bytes;
     }
 
     /// When bytes were last accepted by the socket (see `now_ms`).
@@ -58,7 +67,17 @@ impl AsyncRead for Transport {
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
-        match &mut self.get_mut().inner {
+        let this = self.get_mut();
+        if !this.leftover.is_empty() {
+            let n = this.leftover.len().min(buf.remaining());
+            buf.put_slice(&this.leftover[..n]);
+            this.leftover.drain(..n);
+            if this.leftover.is_empty() {
+                this.leftover = Vec::new(); // give the memory back
+            }
+            return Poll::Ready(Ok(()));
+        }
+        match &mut this.inner {
             Inner::Plain(s) => Pin::new(s).poll_read(cx, buf),
             Inner::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
         }

@@ -9,7 +9,9 @@ module WebSocket
     # first client (or scheduled block) and ends when nothing is left for it to do.
     class Reactor
       BATCH = 512
-      OPEN, TEXT, BINARY, PONG, ERROR, CLOSE = (0..5).to_a.freeze
+      OPEN, TEXT, BINARY, PONG, ERROR, CLOSE, DRAIN = (0..6).to_a.freeze
+      # Slots per event in the flat Array Native.drain returns: id, kind and three arguments.
+      STRIDE = 5
 
       # @return [Reactor] the process's reactor
       def self.instance
@@ -30,6 +32,7 @@ module WebSocket
         @stop = false
         @pending_stop = false
         @backlog = []
+        @cursor = 0 # index in @backlog of the next event to dispatch
         @stop_hooks = []
         @pid = Process.pid
       end
@@ -191,7 +194,7 @@ module WebSocket
       end
 
       def idle?
-        @clients.empty? && @ticks.empty? && @timers.empty? && @backlog.empty?
+        @clients.empty? && @ticks.empty? && @timers.empty? && !backlog?
       end
 
       def start_background
@@ -252,14 +255,24 @@ module WebSocket
         # thread is joining it.
         return if @stop || @thread != Thread.current
 
-        fill_backlog if @backlog.empty?
+        fill_backlog unless backlog?
         # One at a time: after `stop`, or when a callback raises out of `run`, the rest stay queued.
-        dispatch(@backlog.shift) until @backlog.empty? || @stop
+        until @stop || !backlog?
+          at = @cursor
+          @cursor = at + STRIDE
+          dispatch(@backlog[at], @backlog[at + 1], @backlog[at + 2], @backlog[at + 3], @backlog[at + 4])
+        end
+      end
+
+      # True while drained events wait for dispatch.
+      def backlog?
+        @cursor < @backlog.size
       end
 
       # Takes queued events; with none, waits on the core's wake-up descriptor with Ruby's own IO
       # wait, so signals, trap handlers, Thread#kill and Timeout all work while it blocks.
       def fill_backlog
+        @cursor = 0
         @backlog = Native.drain(BATCH)
         return unless @backlog.empty?
 
@@ -279,7 +292,7 @@ module WebSocket
 
       def wait_time
         @lock.synchronize do
-          next 0 unless @ticks.empty? && @backlog.empty?
+          next 0 unless @ticks.empty? && !backlog?
 
           @timers.wait_time
         end
@@ -305,13 +318,12 @@ module WebSocket
         end
       end
 
-      def dispatch(event)
-        id, kind, *args = event
+      def dispatch(id, kind, first, second, third)
         client = @clients[id]
         return unless client
 
         @lock.synchronize { @clients.delete(id) } if kind == CLOSE
-        guard { client.__send__(:receive, kind, args) }
+        guard { client.__send__(:receive, kind, first, second, third) }
       end
 
       # Runs a callback; its exception goes to the error handler, out of `run`, or to warn.
@@ -349,6 +361,7 @@ module WebSocket
         @stop = false
         @ticks = Thread::Queue.new
         @backlog = []
+        @cursor = 0
         @timers = Timers.new
         @clients.each_value do |client|
           @ticks << -> { client.__send__(:inherited_by_fork) }
