@@ -79,13 +79,21 @@ module WebSocket
       def send(data)
         return false if @ready_state >= CLOSING
 
-        payload = case data
-                  when String then data.encoding == Encoding::BINARY ? data : utf8(data)
-                  when Array then bytes(data)
-                  else
-                    raise ArgumentError, "send takes a String (text; binary when its encoding is BINARY) or an Array of bytes, not #{data.class}"
-                  end
-        queued = payload.encoding == Encoding::BINARY ? @connection.send_binary(payload) : @connection.send_text(payload)
+        payload = data
+        queued = if data.is_a?(String)
+                   encoding = data.encoding
+                   if encoding == Encoding::UTF_8 || encoding == Encoding::US_ASCII
+                     @connection.send_text(data)
+                   elsif encoding == Encoding::BINARY
+                     @connection.send_binary(data)
+                   else
+                     @connection.send_text(payload = utf8(data))
+                   end
+                 elsif data.is_a?(Array)
+                   @connection.send_binary(payload = bytes(data))
+                 else
+                   raise ArgumentError, "send takes a String (text; binary when its encoding is BINARY) or an Array of bytes, not #{data.class}"
+                 end
         return queued unless queued.nil?
 
         raise BufferFullError, "send refused: #{buffered_amount} bytes are still queued for #{@url} and " \

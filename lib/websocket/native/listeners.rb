@@ -98,11 +98,12 @@ module WebSocket
       # Calls the listeners of the event's type, or keeps the event (also while kept events of
       # its type are still being delivered, so the order holds).
       def emit(event)
-        type = event.type.to_sym
-        targets = target_table[type]
+        type = event.type
+        type = type.to_sym unless type.is_a?(Symbol)
         # The common case takes no lock: events are kept and flushed only on the reactor thread,
-        # and the target list is replaced whole.
-        return targets.each { |l| l.call(event) } if targets && kept_events.empty?
+        # and the target list is replaced whole. (Ivars read directly: this runs per message.)
+        targets = @target_table&.[](type)
+        return targets.each { |l| l.call(event) } if targets && (@kept_events.nil? || @kept_events.empty?)
 
         flush = false
         targets = locked do

@@ -256,11 +256,23 @@ module WebSocket
         return if @stop || @thread != Thread.current
 
         fill_backlog unless backlog?
-        # One at a time: after `stop`, or when a callback raises out of `run`, the rest stay queued.
+        dispatch_backlog
+      end
+
+      # One at a time: after `stop`, or when a callback raises out of `run`, the rest stay queued.
+      # One rescue around the loop rather than a guard per event (this runs per message); after
+      # a handled exception the loop goes on with the next event.
+      def dispatch_backlog
         until @stop || !backlog?
-          at = @cursor
-          @cursor = at + STRIDE
-          dispatch(@backlog[at], @backlog[at + 1], @backlog[at + 2], @backlog[at + 3], @backlog[at + 4])
+          begin
+            backlog = @backlog
+            while !@stop && (at = @cursor) < backlog.size
+              @cursor = at + STRIDE
+              dispatch(backlog[at], backlog[at + 1], backlog[at + 2], backlog[at + 3], backlog[at + 4])
+            end
+          rescue Exception => e # rubocop:disable Lint/RescueException
+            handle(e)
+          end
         end
       end
 
@@ -318,19 +330,25 @@ module WebSocket
         end
       end
 
+      # Called inside dispatch_backlog's rescue, which does what guard does.
       def dispatch(id, kind, first, second, third)
         client = @clients[id]
         return unless client
 
         @lock.synchronize { @clients.delete(id) } if kind == CLOSE
-        guard { client.__send__(:receive, kind, first, second, third) }
+        client.__send__(:receive, kind, first, second, third)
       end
 
       # Runs a callback; its exception goes to the error handler, out of `run`, or to warn.
       def guard
         yield
       rescue Exception => e # rubocop:disable Lint/RescueException
-        raise if e.is_a?(SystemExit) || e.is_a?(SignalException)
+        handle(e)
+      end
+
+      # What guard does with a callback's exception.
+      def handle(e)
+        raise e if e.is_a?(SystemExit) || e.is_a?(SignalException)
 
         handler = @error_handler
         return report(e) unless handler
