@@ -9,7 +9,7 @@ require "open3"
 require "rbconfig"
 require "timeout"
 require_relative "../spec/support/test_server"
-require_relative "edge"
+require_relative "../spec/support/nginx"
 
 module Bench
   ROOT = File.expand_path("..", __dir__)
@@ -134,7 +134,7 @@ module Bench
 
   def idle
     schemes = [["ws", @server.url("/bench"), nil]]
-    schemes << ["wss", @edge.url("/bench"), @edge.ca_file] if @edge
+    schemes << ["wss", @edge.url("/bench"), Support::PKI.instance.ca_file] if @edge
     schemes.each do |scheme, url, ca|
       IDLE_COUNTS.each do |count|
         results = measure(impls(plain: false), "idle", url, count, *ca)
@@ -161,11 +161,11 @@ module Bench
 
   def main
     Process.setrlimit(:NOFILE, Process.getrlimit(:NOFILE)[1]) # thousands of sockets, here and in the peers
-    Support::TestServer.build
-    system("cargo", "build", "--release", "--locked", "-p", "websocket-native-testserver", chdir: ROOT,
-                                                                                           exception: true)
+    # The echo peer and the plain client (`rake bench` built them already; this is for a direct run).
+    system("cargo", "build", "--release", "--locked", "-p", "websocket-native-testserver", chdir: ROOT, exception: true)
     @server = Support::TestServer.instance
-    @edge = Edge.new(@server.port) if Edge.available?
+    # nginx terminates TLS for the wss rows, as an edge in front of an app would.
+    @edge = Support::Nginx.new(backend_port: @server.port, connections: 18_000) if File.executable?(Support::Nginx::BINARY)
     @rows = []
     @peer = ""
     warn "bench: #{FULL ? 'full' : 'short'} run (BENCH_FULL=1 for the full one); " \

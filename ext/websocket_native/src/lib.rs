@@ -2,12 +2,14 @@
 
 mod dial;
 mod inbox;
+mod reader;
 mod ruby;
 mod runtime;
 mod session;
 mod tls;
 mod transport;
 mod waves;
+mod writer;
 
 #[magnus::init]
 fn init(ruby: &magnus::Ruby) -> Result<(), magnus::Error> {

@@ -1,7 +1,8 @@
 //! The process-wide tokio runtime and inbox, created lazily and created again after `fork`.
 //!
 //! A forked child has none of the parent's tokio threads, so it must not touch the parent's runtime
-//! or queue: state is keyed by pid and the parent's copy is leaked in the child, never dropped.
+//! or queue: state is keyed by a fork generation (bumped by a `pthread_atfork` hook) and the
+//! parent's copy is leaked in the child, never dropped.
 
 use std::io;
 use std::sync::atomic::{AtomicU64, Ordering};

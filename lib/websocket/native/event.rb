@@ -4,7 +4,7 @@ module WebSocket
   module Native
     # What a listener receives. Only the attributes that fit the event's type are set.
     class Event
-      # @return [Symbol] :open, :message, :error, :close or :pong
+      # @return [Symbol] :open, :message, :error, :close, :pong or :drain (room again under send_limit)
       attr_reader :type
       # @return [String, nil] a message's payload: UTF-8 for text frames, BINARY for binary frames
       attr_reader :data
