@@ -46,6 +46,7 @@ impl Reader<'_> {
         let mut close_requested = false;
         let mut last_heard = Instant::now();
         let mut proven = last_heard;
+        let mut was_paused = false;
         // Made once and re-armed only when they fire or their instant moves: building them on
         // every pass inserted and cancelled a timer per message.
         let mut freed = pin!(self.shared.budget.freed.notified());
@@ -59,10 +60,12 @@ impl Reader<'_> {
             // Ruby is behind: stop reading so TCP pushes back on the server, instead of queueing
             // without bound. Liveness is not judged while we are the slow side.
             let paused = self.shared.budget.used() >= INBOX_BUDGET;
-            if paused {
-                // We are the slow side: silence from the server means nothing now.
+            if paused || was_paused {
+                // We are (or were until this moment) the slow side: silence from the server
+                // means nothing; a pass may not have come for a while, so count from now.
                 last_heard = Instant::now();
             }
+            was_paused = paused;
             let alive_since = last_heard.max(self.upload_progress(&mut proven));
             let silence_limit = self
                 .timing
