@@ -108,7 +108,8 @@ RSpec.describe "writing" do
   end
 
   it "queues for a peer that stopped reading, visible in buffered_amount, without stalling callbacks" do
-    stalled = WebSocket::Native::Client.new(server.url("/stall?seconds=30"), nil, close_timeout: 0.5)
+    stalled = WebSocket::Native::Client.new(server.url("/stall?seconds=30"), nil, close_timeout: 0.5,
+                                                                              send_limit: 32 * 1024 * 1024)
     chunk = "s" * (1024 * 1024)
     log = []
     WebSocket::Native.run do

@@ -22,7 +22,9 @@ module Support
 
     attr_reader :port, :public_port, :dir
 
-    def initialize(backend_port: TestServer.instance.port, pki: PKI.instance)
+    # @param connections [Integer] worker_connections (the benchmark holds thousands open)
+    def initialize(backend_port: TestServer.instance.port, pki: PKI.instance, connections: 4096)
+      @connections = connections
       @dir = Dir.mktmpdir("websocket-native-nginx")
       at_exit { FileUtils.rm_rf(@dir) }
       @port = ServerProcess.free_port
@@ -81,7 +83,8 @@ module Support
         worker_processes 1;
         pid #{@dir}/nginx.pid;
         error_log #{@dir}/error.log info;
-        events { worker_connections 4096; }
+        worker_rlimit_nofile #{@connections + 1024};
+        events { worker_connections #{@connections}; }
         http {
           access_log off;
           client_body_temp_path #{@dir}/client_body;

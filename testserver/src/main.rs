@@ -355,6 +355,9 @@ async fn websocket(stream: TcpStream, req: Request) -> std::io::Result<()> {
         }
         _ => {}
     }
+    if req.path == "/bench" {
+        return bench_echo(tx, rx).await;
+    }
     let ignore_close = req.path == "/no-close-reply";
     // /stalls: an echo that stalls a random 0..`ms` ms before its upgrade reply and each echo.
     let stall_ms: u64 = if req.path == "/stalls" {
@@ -393,4 +396,18 @@ fn random_stall(max_ms: u64) -> Duration {
         .build_hasher()
         .finish();
     Duration::from_millis(random % max_ms)
+}
+
+/// The benchmark peer: echoes data messages, flushing only when no more input is ready, so it is
+/// not the bottleneck of a pipelined run (`rake bench` shows its CPU).
+async fn bench_echo<S, R>(tx: S, rx: R) -> std::io::Result<()>
+where
+    S: futures_util::Sink<Message, Error = tokio_tungstenite::tungstenite::Error> + Unpin,
+    R: futures_util::Stream<Item = Result<Message, tokio_tungstenite::tungstenite::Error>> + Unpin,
+{
+    let data = rx.filter(|m| {
+        std::future::ready(matches!(m, Ok(Message::Text(_)) | Ok(Message::Binary(_))) || m.is_err())
+    });
+    let _ = data.forward(tx).await;
+    Ok(())
 }

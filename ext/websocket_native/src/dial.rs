@@ -636,9 +636,11 @@ async fn upgrade(mut transport: Transport, target: &Target) -> Result<Opened, Fa
         .header("sec-websocket-protocol")
         .unwrap_or("")
         .to_string();
+    // Not from_partially_read: that starts tungstenite's read buffer without its usual capacity,
+    // and every later read then fetches one header or one payload. The transport replays `rest`.
+    transport.replay(rest);
     let ws =
-        WebSocketStream::from_partially_read(transport, rest, Role::Client, Some(target.ws_config))
-            .await;
+        WebSocketStream::from_raw_socket(transport, Role::Client, Some(target.ws_config)).await;
     Ok(Opened {
         ws,
         protocol,

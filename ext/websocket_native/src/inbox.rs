@@ -63,6 +63,8 @@ pub enum Kind {
     Text(Utf8Bytes),
     Binary(Bytes),
     Pong(Bytes),
+    /// `buffered_amount` fell to half the send limit after a send was refused for room.
+    Drain,
     Error {
         step: Step,
         message: String,

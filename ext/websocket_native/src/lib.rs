@@ -3,14 +3,18 @@
 mod dial;
 mod dns;
 mod inbox;
+mod reader;
 mod ruby;
 mod runtime;
 mod session;
 mod sockets;
 mod tls;
 mod transport;
+mod waves;
+mod writer;
 
 #[magnus::init]
 fn init(ruby: &magnus::Ruby) -> Result<(), magnus::Error> {
+    runtime::install_fork_hook();
     ruby::init(ruby)
 }

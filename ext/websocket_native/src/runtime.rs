@@ -1,18 +1,44 @@
 //! The process-wide tokio runtime and inbox, created lazily and created again after `fork`.
 //!
 //! A forked child has none of the parent's tokio threads, so it must not touch the parent's runtime
-//! or queue: state is keyed by pid and the parent's copy is leaked in the child, never dropped.
+//! or queue: state is keyed by a fork generation (bumped by a `pthread_atfork` hook) and the
+//! parent's copy is leaked in the child, never dropped.
 
 use std::io;
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, Once};
 
 use once_cell::sync::{Lazy, OnceCell};
 use tokio::runtime::{Builder, Runtime};
 
 use crate::inbox::Inbox;
 
+/// Bumped in every forked child by a `pthread_atfork` hook, so "is this still the process that
+/// made this handle?" is one atomic load instead of a `getpid` call on every send.
+static GENERATION: AtomicU64 = AtomicU64::new(0);
+
+extern "C" fn forked_child() {
+    GENERATION.fetch_add(1, Ordering::Relaxed);
+}
+
+/// Installs the fork hook; called once when the extension loads.
+pub fn install_fork_hook() {
+    static HOOK: Once = Once::new();
+    HOOK.call_once(|| {
+        // SAFETY: the child handler only bumps an atomic, which is async-signal-safe.
+        unsafe {
+            libc::pthread_atfork(None, None, Some(forked_child));
+        }
+    });
+}
+
+/// This process's fork generation (0 in the process that loaded the extension).
+pub fn generation() -> u64 {
+    GENERATION.load(Ordering::Relaxed)
+}
+
 pub struct Process {
-    pub pid: u32,
+    pub generation: u64,
     runtime: OnceCell<Runtime>,
     pub inbox: Arc<Inbox>,
 }
@@ -36,15 +62,15 @@ static CURRENT: Lazy<Mutex<Option<Arc<Process>>>> = Lazy::new(|| Mutex::new(None
 /// The state for this process, created on first use (so a preloading server forks before any
 /// tokio thread exists).
 pub fn current() -> io::Result<Arc<Process>> {
-    let pid = std::process::id();
+    let generation = generation();
     let mut slot = CURRENT.lock().unwrap_or_else(|p| p.into_inner());
     if let Some(p) = slot.as_ref() {
-        if p.pid == pid {
+        if p.generation == generation {
             return Ok(p.clone());
         }
     }
     let fresh = Arc::new(Process {
-        pid,
+        generation,
         runtime: OnceCell::new(),
         inbox: Arc::new(Inbox::new()?),
     });
@@ -57,7 +83,7 @@ pub fn current() -> io::Result<Arc<Process>> {
     Ok(fresh)
 }
 
-/// True when `pid` is this process (handles created before a fork are inert in the child).
-pub fn is_current(pid: u32) -> bool {
-    pid == std::process::id()
+/// True when `generation` is this process's (handles created before a fork are inert in the child).
+pub fn is_current(generation: u64) -> bool {
+    generation == self::generation()
 }

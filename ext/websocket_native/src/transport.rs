@@ -35,6 +35,9 @@ pub struct Transport {
     _owned: sockets::Owned,
     inner: Inner,
     last_write: Arc<AtomicU64>,
+    /// Bytes read past the upgrade reply, handed out before the socket is read again. Replaying
+    /// them here lets tungstenite start with a normal read buffer (see `dial::handshake`).
+    leftover: Vec<u8>,
 }
 
 impl Transport {
@@ -59,7 +62,13 @@ impl Transport {
             _owned: sockets::own(tcp.as_raw_fd()),
             inner,
             last_write: Arc::new(AtomicU64::new(now_ms())),
+            leftover: Vec::new(),
         }
+    }
+
+    /// Makes the next reads return these bytes first.
+    pub fn replay(&mut self, bytes: Vec<u8>) {
+        self.leftover = bytes;
     }
 
     /// When bytes were last accepted by the socket (see `now_ms`).
@@ -74,7 +83,17 @@ impl AsyncRead for Transport {
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
-        match &mut self.get_mut().inner {
+        let this = self.get_mut();
+        if !this.leftover.is_empty() {
+            let n = this.leftover.len().min(buf.remaining());
+            buf.put_slice(&this.leftover[..n]);
+            this.leftover.drain(..n);
+            if this.leftover.is_empty() {
+                this.leftover = Vec::new(); // give the memory back
+            }
+            return Poll::Ready(Ok(()));
+        }
+        match &mut this.inner {
             Inner::Plain(s) => Pin::new(s).poll_read(cx, buf),
             Inner::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
             Inner::TlsInTls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),

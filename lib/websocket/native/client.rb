@@ -46,6 +46,8 @@ module WebSocket
       # @option options [String, Hash] :proxy an http:// or https:// proxy URL, or { origin:, headers:, tls: }
       # @param reconnect [Boolean, Hash] dial again after a lost link or failed attempt: true, or
       #   { initial:, max:, attempts:, reset_after:, queue_limit:, refused: } (see {ReconnectPolicy})
+      # @option options [Integer] :send_limit most bytes {#send} may have queued (8 MiB); over it
+      #   send raises {BufferFullError} and a `:drain` event follows once half of it is written
       # @yieldparam client [Client] runs before connecting: attach listeners here to be sure
       # @raise [ConfigurationError] for a bad URL or option, before any I/O
       def initialize(url, protocols = nil, reconnect: nil, **options)
@@ -80,17 +82,32 @@ module WebSocket
       # @param data [String, Array<Integer>]
       # @return [Boolean] true if accepted, false once closing or closed
       # @raise [ArgumentError] for data that is neither, or text that is not valid in its encoding
+      # @raise [BufferFullError] when `send_limit` bytes are queued already (a message is always
+      #   taken when nothing is queued); nothing was queued, wait for `:drain` and send again
       def send(data)
         return false if @ready_state >= CLOSING
 
-        case data
-        when String
-          data.encoding == Encoding::BINARY ? @outlet.send_binary(data) : @outlet.send_text(utf8(data))
-        when Array
-          @outlet.send_binary(bytes(data))
-        else
-          raise ArgumentError, "send takes a String (text; binary when its encoding is BINARY) or an Array of bytes, not #{data.class}"
-        end
+        payload = data
+        queued = if data.is_a?(String)
+                   encoding = data.encoding
+                   if encoding == Encoding::UTF_8 || encoding == Encoding::US_ASCII
+                     @outlet.send_text(data)
+                   elsif encoding == Encoding::BINARY
+                     @outlet.send_binary(data)
+                   else
+                     @outlet.send_text(payload = utf8(data))
+                   end
+                 elsif data.is_a?(Array)
+                   @outlet.send_binary(payload = bytes(data))
+                 else
+                   raise ArgumentError, "send takes a String (text; binary when its encoding is BINARY) or an Array of bytes, not #{data.class}"
+                 end
+        return queued unless queued.nil?
+
+        raise BufferFullError, "send refused: #{buffered_amount} bytes are still queued for #{@url} and " \
+                               "this message (#{payload.bytesize} bytes) would pass send_limit " \
+                               "(#{@connection.send_limit} bytes); nothing was queued, send it again " \
+                               "after the :drain event"
       end
 
       # Sends a ping (queued until open while connecting); the block runs when the matching pong
@@ -170,13 +187,15 @@ module WebSocket
       end
 
       # Called on the reactor thread with an event from the native core.
-      def handle_event(kind, args)
+      def handle_event(kind, first, second, third)
         case kind
-        when Reactor::OPEN then opened(*args)
-        when Reactor::TEXT, Reactor::BINARY then @inbox&.keep(args[0]) || emit(Event.new(:message, data: args[0]))
-        when Reactor::PONG then @pings.delete(args[0])&.call
-        when Reactor::ERROR then failed(args[0].to_sym, args[1])
-        when Reactor::CLOSE then closed(*args)
+        when Reactor::TEXT, Reactor::BINARY then @inbox&.keep(first) || emit(Event.message(first))
+        when Reactor::OPEN then opened(first, second, third)
+        when Reactor::PONG then @pings.delete(first)&.call
+        # Not kept without a listener: it reports a state that buffered_amount also shows.
+        when Reactor::DRAIN then emit(Event.new(:drain)) if targets_for(:drain)
+        when Reactor::ERROR then failed(first.to_sym, second)
+        when Reactor::CLOSE then closed(first, second, third)
         end
       end
 

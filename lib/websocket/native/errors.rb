@@ -71,6 +71,14 @@ module WebSocket
       alias clean? was_clean
     end
 
+    # {Client#send} was refused because `send_limit` bytes are already queued. Nothing was queued:
+    # send it again after the client's `:drain` event (or once {Client#buffered_amount} fell).
+    class BufferFullError < Error
+      def initialize(message = nil, step: :send)
+        super
+      end
+    end
+
     # Maps the step a failure happened in to the class that reports it.
     ERROR_CLASSES = {
       dns: ConnectError, tcp: ConnectError, proxy: ConnectError,

@@ -4,7 +4,7 @@ module WebSocket
   module Native
     # What a listener receives. Only the attributes that fit the event's type are set.
     class Event
-      # @return [Symbol] :open, :message, :error, :close or :pong
+      # @return [Symbol] :open, :message, :error, :close, :pong or :drain (room again under send_limit)
       attr_reader :type
       # @return [String, nil] a message's payload: UTF-8 for text frames, BINARY for binary frames
       attr_reader :data
@@ -28,6 +28,12 @@ module WebSocket
         @error = error
       end
 
+      # A message event, built without a keyword Hash (one object per received message).
+      # @api private
+      def self.message(data)
+        allocate.__send__(:message!, data)
+      end
+
       # @return [Boolean, nil] true when the close handshake completed
       def was_clean
         @was_clean
@@ -39,6 +45,15 @@ module WebSocket
         fields = { data: @data, code: @code, reason: @reason, was_clean: @was_clean, message: @message }
         shown = fields.reject { |_, v| v.nil? }.map { |k, v| "#{k}=#{v.inspect}" }
         "#<#{self.class.name} #{@type}#{shown.empty? ? '' : " #{shown.join(' ')}"}>"
+      end
+
+      private
+
+      def message!(data)
+        @type = :message
+        @data = data
+        @code = @reason = @was_clean = @message = @error = nil
+        self
       end
     end
   end

@@ -17,6 +17,7 @@ module WebSocket
         type = type.to_sym
         flush = locked do
           listeners_for(type) << block
+          refresh_targets(type)
           kept_events.key?(type)
         end
         schedule_flush(type) if flush
@@ -26,9 +27,11 @@ module WebSocket
       # Removes one listener (or all listeners of a type when no block is given).
       # @return [self]
       def off(type, &block)
+        type = type.to_sym
         locked do
-          list = listeners_for(type.to_sym)
+          list = listeners_for(type)
           block ? list.delete(block) : list.clear
+          refresh_targets(type)
         end
         self
       end
@@ -38,6 +41,7 @@ module WebSocket
         define_method(:"on#{type}=") do |handler|
           flush = locked do
             setter_slots[type] = handler
+            refresh_targets(type)
             handler && kept_events.key?(type)
           end
           schedule_flush(type) if flush
@@ -73,20 +77,37 @@ module WebSocket
         @kept_events ||= {}
       end
 
-      # The `on<type>` handler first, then listeners; nil when there is none. Called locked.
+      # type => frozen list of the `on<type>` handler then listeners, rebuilt by on/off/on<type>=,
+      # so an emit reads one Hash entry and allocates nothing.
+      def target_table
+        @target_table ||= {}
+      end
+
+      # Called locked. A new frozen list replaces the old one: an emit running meanwhile on the
+      # reactor sees either, whole.
+      def refresh_targets(type)
+        list = [setter_slots[type], *listeners_for(type)].compact.freeze
+        target_table[type] = list.empty? ? nil : list
+      end
+
+      # The `on<type>` handler first, then listeners; nil when there is none.
       def targets_for(type)
-        list = [setter_slots[type], *listeners_for(type)].compact
-        list.empty? ? nil : list
+        target_table[type]
       end
 
       # Calls the listeners of the event's type, or keeps the event (also while kept events of
       # its type are still being delivered, so the order holds).
       def emit(event)
-        type = event.type.to_sym
+        type = event.type
+        type = type.to_sym unless type.is_a?(Symbol)
+        # The common case takes no lock: events are kept and flushed only on the reactor thread,
+        # and the target list is replaced whole. (Ivars read directly: this runs per message.)
+        targets = @target_table&.[](type)
+        return targets.each { |l| l.call(event) } if targets && (@kept_events.nil? || @kept_events.empty?)
+
         flush = false
         targets = locked do
-          kept = kept_events[type]
-          if kept || targets_for(type).nil?
+          if kept_events[type] || targets_for(type).nil?
             (kept_events[type] ||= []) << event
             # Queued behind kept events while listeners exist: make sure a flush will come (a
             # scheduled one may have been dropped, e.g. when EM.run ended). Flushes are idempotent.

@@ -16,7 +16,8 @@ module WebSocket
         max_length: (2**26) - 1,
         max_handshake_size: 64 * 1024,
         read_buffer_size: 8 * 1024,
-        write_buffer_size: 8 * 1024
+        write_buffer_size: 8 * 1024,
+        send_limit: 8 * 1024 * 1024
       }.freeze
       KEYS = (DEFAULTS.keys + %i[headers tls proxy]).freeze
       TLS_KEYS = %i[ca_file extra_ca_file verify_peer sni_hostname cert_chain_file private_key_file].freeze
@@ -75,7 +76,8 @@ module WebSocket
           max_length: positive_integer(:max_length),
           max_handshake_size: positive_integer(:max_handshake_size),
           read_buffer_size: positive_integer(:read_buffer_size),
-          write_buffer_size: positive_integer(:write_buffer_size, allow_zero: true)
+          write_buffer_size: positive_integer(:write_buffer_size, allow_zero: true),
+          send_limit: positive_integer(:send_limit)
         }
       end
 

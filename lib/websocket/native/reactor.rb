@@ -9,7 +9,9 @@ module WebSocket
     # first client (or scheduled block) and ends when nothing is left for it to do.
     class Reactor
       BATCH = 512
-      OPEN, TEXT, BINARY, PONG, ERROR, CLOSE = (0..5).to_a.freeze
+      OPEN, TEXT, BINARY, PONG, ERROR, CLOSE, DRAIN = (0..6).to_a.freeze
+      # Slots per event in the flat Array Native.drain returns: id, kind and three arguments.
+      STRIDE = 5
 
       # @return [Reactor] the process's reactor
       def self.instance
@@ -30,6 +32,7 @@ module WebSocket
         @stop = false
         @pending_stop = false
         @backlog = []
+        @cursor = 0 # index in @backlog of the next event to dispatch
         @stop_hooks = []
         @pid = Process.pid
       end
@@ -196,7 +199,7 @@ module WebSocket
       end
 
       def idle?
-        @clients.empty? && @ticks.empty? && @timers.empty? && @backlog.empty?
+        @clients.empty? && @ticks.empty? && @timers.empty? && !backlog?
       end
 
       def start_background
@@ -262,14 +265,36 @@ module WebSocket
         # thread is joining it.
         return if @stop || @thread != Thread.current
 
-        fill_backlog if @backlog.empty?
-        # One at a time: after `stop`, or when a callback raises out of `run`, the rest stay queued.
-        dispatch(@backlog.shift) until @backlog.empty? || @stop
+        fill_backlog unless backlog?
+        dispatch_backlog
+      end
+
+      # One at a time: after `stop`, or when a callback raises out of `run`, the rest stay queued.
+      # One rescue around the loop rather than a guard per event (this runs per message); after
+      # a handled exception the loop goes on with the next event.
+      def dispatch_backlog
+        until @stop || !backlog?
+          begin
+            backlog = @backlog
+            while !@stop && (at = @cursor) < backlog.size
+              @cursor = at + STRIDE
+              dispatch(backlog[at], backlog[at + 1], backlog[at + 2], backlog[at + 3], backlog[at + 4])
+            end
+          rescue Exception => e # rubocop:disable Lint/RescueException
+            handle(e)
+          end
+        end
+      end
+
+      # True while drained events wait for dispatch.
+      def backlog?
+        @cursor < @backlog.size
       end
 
       # Takes queued events; with none, waits on the core's wake-up descriptor with Ruby's own IO
       # wait, so signals, trap handlers, Thread#kill and Timeout all work while it blocks.
       def fill_backlog
+        @cursor = 0
         @backlog = Native.drain(BATCH)
         return unless @backlog.empty?
 
@@ -289,7 +314,7 @@ module WebSocket
 
       def wait_time
         @lock.synchronize do
-          next 0 unless @ticks.empty? && @backlog.empty?
+          next 0 unless @ticks.empty? && !backlog?
 
           @timers.wait_time
         end
@@ -315,20 +340,25 @@ module WebSocket
         end
       end
 
-      def dispatch(event)
-        id, kind, *args = event
+      # Called inside dispatch_backlog's rescue, which does what guard does.
+      def dispatch(id, kind, first, second, third)
         client = @clients[id]
         return unless client
 
         @lock.synchronize { @clients.delete(id) } if kind == CLOSE
-        guard { client.__send__(:handle_event, kind, args) }
+        client.__send__(:handle_event, kind, first, second, third)
       end
 
       # Runs a callback; its exception goes to the error handler, out of `run`, or to warn.
       def guard
         yield
       rescue Exception => e # rubocop:disable Lint/RescueException
-        raise if e.is_a?(SystemExit) || e.is_a?(SignalException)
+        handle(e)
+      end
+
+      # What guard does with a callback's exception.
+      def handle(e)
+        raise e if e.is_a?(SystemExit) || e.is_a?(SignalException)
 
         handler = @error_handler
         return report(e) unless handler
@@ -363,6 +393,7 @@ module WebSocket
         @stop = false
         @ticks = Thread::Queue.new
         @backlog = []
+        @cursor = 0
         @timers = Timers.new
         @clients.each_value do |client|
           @ticks << -> { client.__send__(:inherited_by_fork) }

@@ -3,6 +3,7 @@
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 
+use magnus::encoding::Coderange;
 use magnus::{function, method, prelude::*, Error, RHash, RModule, RString, Ruby};
 use std::panic::AssertUnwindSafe;
 
@@ -24,7 +25,8 @@ struct Pending {
 
 #[magnus::wrap(class = "WebSocket::Native::Connection", free_immediately, size)]
 pub struct Connection {
-    pid: u32,
+    /// The fork generation that made this handle (see `runtime::generation`).
+    generation: u64,
     tx: Option<UnboundedSender<Command>>,
     shared: Arc<Shared>,
     pending: Mutex<Option<Pending>>,
@@ -32,7 +34,7 @@ pub struct Connection {
 
 impl Drop for Connection {
     fn drop(&mut self) {
-        if !runtime::is_current(self.pid) {
+        if !runtime::is_current(self.generation) {
             // Inherited across fork: the channel belongs to the parent's runtime; leave it alone.
             if let Some(tx) = self.tx.take() {
                 std::mem::forget(tx);
@@ -48,11 +50,12 @@ impl Connection {
     /// any of its events can arrive.
     fn open(ruby: &Ruby, id: u64, options: RHash) -> Result<Self, Error> {
         let (target, timing) = super::options::read(ruby, options)?;
+        let send_limit = super::options::send_limit(ruby, options)?;
         let (tx, commands) = unbounded_channel();
         Ok(Connection {
-            pid: std::process::id(),
+            generation: runtime::generation(),
             tx: Some(tx),
-            shared: Arc::new(Shared::default()),
+            shared: Arc::new(Shared::new(send_limit)),
             pending: Mutex::new(Some(Pending {
                 id,
                 target,
@@ -111,44 +114,57 @@ impl Connection {
         Ok(true)
     }
 
-    fn enqueue(&self, cmd: Command) -> bool {
+    /// Some(true) queued, Some(false) refused (closed, or a handle from before a fork), None
+    /// over the send limit (Ruby raises; a `:drain` event follows once there is room).
+    fn enqueue(&self, cmd: Command) -> Option<bool> {
         let Some(tx) = self.tx.as_ref() else {
-            return false;
+            return Some(false);
         };
-        if !runtime::is_current(self.pid) || self.shared.finished.load(Ordering::Acquire) {
-            return false;
+        if !runtime::is_current(self.generation) || self.shared.finished.load(Ordering::Acquire) {
+            return Some(false);
         }
         let (weight, counted) = (cmd.weight(), cmd.is_message());
-        if counted {
-            self.shared.accepted(weight);
+        if counted && !self.shared.admit(weight) {
+            return None;
         }
         if tx.send(cmd).is_ok() {
-            return true;
+            return Some(true);
         }
         if counted {
             self.shared.written(1, weight);
         }
-        false
+        Some(false)
     }
 
-    /// Queues a text message; the String must hold valid UTF-8.
-    fn send_text(ruby: &Ruby, rb_self: &Self, data: RString) -> Result<bool, Error> {
+    /// Queues a text message; the String must hold valid UTF-8. Returns nil over the send limit.
+    fn send_text(ruby: &Ruby, rb_self: &Self, data: RString) -> Result<Option<bool>, Error> {
+        // Ruby caches a String's coderange: a String already known valid is not checked again.
+        let known_valid = data.is_utf8_compatible_encoding()
+            && matches!(
+                data.enc_coderange_scan(),
+                Coderange::SevenBit | Coderange::Valid
+            );
         // SAFETY: the bytes are copied at once, before any Ruby code can run.
         let bytes = unsafe { data.as_slice() }.to_vec();
-        match String::from_utf8(bytes) {
-            Ok(text) => Ok(rb_self.enqueue(Command::Text(text))),
-            Err(e) => Err(Error::new(
-                ruby.exception_arg_error(),
-                format!(
-                    "a text message must be valid UTF-8, but byte {} is not; send binary data as a String with BINARY (ASCII-8BIT) encoding",
-                    e.utf8_error().valid_up_to()
-                ),
-            )),
-        }
+        let text = if known_valid {
+            // SAFETY: Ruby just confirmed these bytes are valid UTF-8 (or 7-bit ASCII).
+            unsafe { String::from_utf8_unchecked(bytes) }
+        } else {
+            String::from_utf8(bytes).map_err(|e| {
+                Error::new(
+                    ruby.exception_arg_error(),
+                    format!(
+                        "a text message must be valid UTF-8, but byte {} is not; send binary data as a String with BINARY (ASCII-8BIT) encoding",
+                        e.utf8_error().valid_up_to()
+                    ),
+                )
+            })?
+        };
+        Ok(rb_self.enqueue(Command::Text(text)))
     }
 
-    /// Queues a binary message.
-    fn send_binary(&self, data: RString) -> bool {
+    /// Queues a binary message. Returns nil over the send limit.
+    fn send_binary(&self, data: RString) -> Option<bool> {
         // SAFETY: as in send_text.
         let bytes = unsafe { data.as_slice() }.to_vec();
         self.enqueue(Command::Binary(bytes))
@@ -158,12 +174,12 @@ impl Connection {
     fn ping(&self, payload: RString) -> bool {
         // SAFETY: as in send_text.
         let bytes = unsafe { payload.as_slice() }.to_vec();
-        self.enqueue(Command::Ping(bytes))
+        self.enqueue(Command::Ping(bytes)).unwrap_or(false)
     }
 
     /// Starts the close handshake after every queued message has been written.
     fn close(&self, code: u16, reason: String) -> bool {
-        let queued = self.enqueue(Command::Close(code, reason));
+        let queued = self.enqueue(Command::Close(code, reason)).unwrap_or(false);
         if queued {
             self.shared.close_requested.notify_one();
         }
@@ -173,6 +189,11 @@ impl Connection {
     /// Bytes given to send that are not yet written to the socket.
     fn buffered_amount(&self) -> usize {
         self.shared.buffered.load(Ordering::Acquire)
+    }
+
+    /// The most bytes `send` may have queued (a larger message is still taken alone).
+    fn send_limit(&self) -> usize {
+        self.shared.send_limit
     }
 
     /// Received message bytes waiting for the reactor (at most about 8 MiB: then reading pauses).
@@ -193,7 +214,7 @@ impl Connection {
 
     /// True in a forked child for a connection opened by the parent.
     fn inherited(&self) -> bool {
-        !runtime::is_current(self.pid)
+        !runtime::is_current(self.generation)
     }
 }
 
@@ -207,6 +228,7 @@ pub fn init(ruby: &Ruby, native: RModule) -> Result<(), Error> {
     class.define_method("ping", method!(Connection::ping, 1))?;
     class.define_method("close", method!(Connection::close, 2))?;
     class.define_method("buffered_amount", method!(Connection::buffered_amount, 0))?;
+    class.define_method("send_limit", method!(Connection::send_limit, 0))?;
     class.define_method("inbox_bytes", method!(Connection::inbox_bytes, 0))?;
     class.define_method("hold", method!(Connection::hold, 1))?;
     class.define_method("release", method!(Connection::release, 1))?;

@@ -117,3 +117,8 @@ pub fn read(ruby: &Ruby, hash: RHash) -> Result<(Target, Timing), Error> {
     };
     Ok((target, timing))
 }
+
+/// The per-connection send limit in bytes (checked by options.rb).
+pub fn send_limit(ruby: &Ruby, hash: RHash) -> Result<usize, Error> {
+    Reader { ruby, hash }.get("send_limit")
+}

@@ -11,17 +11,22 @@ const BINARY: i64 = 2;
 const PONG: i64 = 3;
 const ERROR: i64 = 4;
 const CLOSE: i64 = 5;
+const DRAIN: i64 = 6;
 
 /// Payload bytes one drain hands to Ruby at most (one larger message still goes alone).
 const BATCH_BYTES: usize = 1024 * 1024;
 
-/// drain(max) -> [[conn_id, kind, *payload], ...]: the queued events, at once, without waiting.
-/// To wait, Ruby waits for `wakeup_fd` to become readable (IO#wait_readable), then drains.
+/// Slots per event in the array `drain` returns.
+const STRIDE: usize = 5;
+
+/// drain(max) -> [conn_id, kind, a, b, c, conn_id, kind, ...]: the queued events, at once,
+/// without waiting, flat (STRIDE slots each, unused ones nil) so a batch costs Ruby one Array
+/// instead of one per event. To wait, Ruby waits for `wakeup_fd` to become readable, then drains.
 fn drain(ruby: &Ruby, max: usize) -> Result<RArray, Error> {
     let events = process(ruby)?.inbox.take(max, BATCH_BYTES);
-    let out = ruby.ary_new_capa(events.len());
+    let out = ruby.ary_new_capa(events.len() * STRIDE);
     for event in events {
-        out.push(to_ruby(ruby, event)?)?;
+        push_event(ruby, out, event)?;
     }
     Ok(out)
 }
@@ -40,10 +45,10 @@ fn process(ruby: &Ruby) -> Result<std::sync::Arc<runtime::Process>, Error> {
     })
 }
 
-/// Builds `[conn_id, kind, *payload]`. Every Ruby object goes into the array as soon as it is
+/// Appends `conn_id, kind, a, b, c`. Every Ruby object goes into the array as soon as it is
 /// made: a Ruby value held only in a Rust heap allocation is invisible to the GC and may be freed.
-fn to_ruby(ruby: &Ruby, event: Event) -> Result<RArray, Error> {
-    let out = ruby.ary_new_capa(5);
+fn push_event(ruby: &Ruby, out: RArray, event: Event) -> Result<(), Error> {
+    let start = out.len();
     out.push(event.conn)?;
     match event.kind {
         Kind::Open {
@@ -75,6 +80,7 @@ fn to_ruby(ruby: &Ruby, event: Event) -> Result<RArray, Error> {
             out.push(PONG)?;
             out.push(ruby.str_from_slice(&p))?;
         }
+        Kind::Drain => out.push(DRAIN)?,
         Kind::Error { step, message } => {
             out.push(ERROR)?;
             out.push(ruby.str_new(step.name()))?;
@@ -91,7 +97,10 @@ fn to_ruby(ruby: &Ruby, event: Event) -> Result<RArray, Error> {
             out.push(clean)?;
         }
     }
-    Ok(out)
+    while out.len() < start + STRIDE {
+        out.push(ruby.qnil())?;
+    }
+    Ok(())
 }
 
 /// Makes the reactor's wait return now (stop, a new timer, a scheduled block); safe in a trap.

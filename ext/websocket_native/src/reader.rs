@@ -1,0 +1,321 @@
+//! The read side of an open connection: messages to the inbox, the close handshake and its
+//! deadlines, liveness (pong_timeout), and the words for how a connection ended.
+
+use std::pin::{pin, Pin};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use tokio::sync::oneshot;
+use tokio::time::{sleep_until, Instant, Sleep};
+use tokio_tungstenite::tungstenite::error::{CapacityError, ProtocolError};
+use tokio_tungstenite::tungstenite::{Error as WsError, Message};
+
+use crate::dial::{seconds, Target};
+use crate::inbox::Kind;
+use crate::session::{Reporter, Shared, Source, Timing};
+use crate::transport::now_ms;
+
+/// How long to wait for the server to close TCP after the close frames were exchanged.
+const CLOSE_GRACE: Duration = Duration::from_secs(1);
+
+/// Received bytes a connection may have waiting for Ruby before it stops reading its socket.
+const INBOX_BUDGET: usize = 8 * 1024 * 1024;
+
+pub(crate) enum Ending {
+    Clean { code: u16, reason: String },
+    Failed { code: u16, message: String },
+}
+
+/// The read side of an open connection and what it needs to decide how it ends.
+pub(crate) struct Reader<'a> {
+    pub report: &'a Reporter,
+    pub timing: Timing,
+    pub target: &'a Target,
+    pub shared: &'a Shared,
+    pub write_clock: Arc<AtomicU64>,
+}
+
+impl Reader<'_> {
+    pub async fn run(&self, mut source: Source, mut close_sent: oneshot::Receiver<()>) -> Ending {
+        let mut peer_close: Option<(u16, String)> = None;
+        let mut deadline: Option<Instant> = None;
+        let mut waiting_close_sent = true;
+        let mut close_written = false;
+        let mut close_requested = false;
+        let mut last_heard = Instant::now();
+        let mut proven = last_heard;
+        let mut was_paused = false;
+        // Made once and re-armed only when they fire or their instant moves: building them on
+        // every pass inserted and cancelled a timer per message.
+        let mut freed = pin!(self.shared.budget.freed.notified());
+        let mut close_asked = pin!(self.shared.close_requested.notified());
+        let mut pinged = pin!(self.shared.pinged.notified());
+        let mut deadline_timer = pin!(sleep_until(Instant::now()));
+        let mut deadline_armed: Option<Instant> = None;
+        let mut silence_timer = pin!(sleep_until(Instant::now()));
+        let mut silence_armed: Option<Instant> = None;
+        loop {
+            // Ruby is behind: stop reading so TCP pushes back on the server, instead of queueing
+            // without bound. Liveness is not judged while we are the slow side.
+            let paused = self.shared.budget.used() >= INBOX_BUDGET;
+            if paused || was_paused {
+                // We are (or were until this moment) the slow side: silence from the server
+                // means nothing; a pass may not have come for a while, so count from now.
+                last_heard = Instant::now();
+            }
+            was_paused = paused;
+            let alive_since = last_heard.max(self.upload_progress(&mut proven));
+            let silence_limit = self
+                .timing
+                .pong_timeout
+                .filter(|_| !paused && deadline.is_none())
+                .and_then(|t| self.ping_sent().map(|sent| sent.max(alive_since) + t));
+            let watch_pings =
+                self.timing.pong_timeout.is_some() && silence_limit.is_none() && !paused;
+            rearm(deadline_timer.as_mut(), &mut deadline_armed, deadline);
+            rearm(silence_timer.as_mut(), &mut silence_armed, silence_limit);
+            let next = tokio::select! {
+                m = source.next(), if !paused => m,
+                () = freed.as_mut(), if paused => {
+                    freed.set(self.shared.budget.freed.notified());
+                    continue;
+                }
+                () = close_asked.as_mut(), if !close_requested => {
+                    close_requested = true;
+                    deadline.get_or_insert(Instant::now() + self.timing.close_timeout);
+                    continue;
+                }
+                r = &mut close_sent, if waiting_close_sent => {
+                    waiting_close_sent = false;
+                    close_written = r.is_ok();
+                    if close_written && peer_close.is_none() {
+                        // The answer can only come once the peer has read our frame: the wait for
+                        // it starts now, not when close() was called.
+                        deadline = Some(Instant::now() + self.timing.close_timeout);
+                    }
+                    continue;
+                }
+                () = deadline_timer.as_mut(), if deadline.is_some() => {
+                    deadline_armed = None; // fired: whatever comes next re-arms it
+                    if let Some((code, reason)) = peer_close {
+                        // We answered the server's close; it just did not hang up. Still clean.
+                        return Ending::Clean { code, reason };
+                    }
+                    match self.close_progress(close_written) {
+                        Some(more) => {
+                            deadline = Some(Instant::now() + more);
+                            continue;
+                        }
+                        None => return Ending::Failed {
+                            code: 1006,
+                            message: close_timeout_words(self.target, self.timing, close_written),
+                        },
+                    }
+                }
+                () = pinged.as_mut(), if watch_pings => {
+                    pinged.set(self.shared.pinged.notified());
+                    continue;
+                }
+                () = silence_timer.as_mut(), if silence_limit.is_some() => {
+                    silence_armed = None;
+                    let timeout = self.timing.pong_timeout.unwrap_or_default();
+                    let since = last_heard.max(self.upload_progress(&mut proven));
+                    if self.ping_sent().is_none_or(|sent| sent.max(since) + timeout > Instant::now()) {
+                        continue; // something arrived or the upload moved meanwhile: the limit moves on
+                    }
+                    return Ending::Failed { code: 1006, message: self.silence_words() };
+                }
+            };
+            last_heard = Instant::now();
+            if self.timing.pong_timeout.is_some() {
+                // Any frame proves the link carried something after the outstanding ping.
+                self.shared.ping_outstanding.store(0, Ordering::Release);
+            }
+            match next {
+                Some(Ok(Message::Text(t))) => {
+                    let bytes = t.len();
+                    self.report
+                        .message(Kind::Text(t), bytes, &self.shared.budget);
+                }
+                Some(Ok(Message::Binary(b))) => {
+                    let bytes = b.len();
+                    self.report
+                        .message(Kind::Binary(b), bytes, &self.shared.budget);
+                }
+                Some(Ok(Message::Pong(p))) => self.report.push(Kind::Pong(p)),
+                Some(Ok(Message::Ping(_))) | Some(Ok(Message::Frame(_))) => {}
+                Some(Ok(Message::Close(frame))) => {
+                    let (code, reason) = match frame {
+                        Some(f) => (u16::from(f.code), f.reason.as_str().to_owned()),
+                        None => (1005, String::new()),
+                    };
+                    peer_close = Some((code, reason));
+                    // Both close frames are (or are about to be) exchanged: nothing more can
+                    // arrive. Give the server a moment to hang up first, as RFC 6455 prefers.
+                    let grace = Instant::now() + self.timing.close_timeout.min(CLOSE_GRACE);
+                    deadline = Some(deadline.map_or(grace, |d| d.min(grace)));
+                }
+                None | Some(Err(WsError::ConnectionClosed)) | Some(Err(WsError::AlreadyClosed)) => {
+                    return ended_without_error(peer_close, self.target)
+                }
+                Some(Err(e)) => {
+                    if let Some((code, reason)) = peer_close {
+                        // The close frames were exchanged; a reset after that loses nothing.
+                        return Ending::Clean { code, reason };
+                    }
+                    return failure(e, self.target);
+                }
+            }
+        }
+    }
+
+    /// While the close frame still waits behind queued data, a peer that keeps reading gets
+    /// more time: the deadline counts from the last write that made progress.
+    fn close_progress(&self, close_written: bool) -> Option<Duration> {
+        if close_written {
+            return None;
+        }
+        let idle = Duration::from_millis(
+            now_ms().saturating_sub(self.write_clock.load(Ordering::Acquire)),
+        );
+        self.timing
+            .close_timeout
+            .checked_sub(idle)
+            .filter(|d| !d.is_zero())
+    }
+
+    /// While messages are queued, a write that the peer's socket accepts proves it alive: our
+    /// pings wait behind that data, so its pongs cannot come sooner. (A lone ping being written
+    /// proves nothing: the kernel takes it for a dead peer too.) `proven` keeps the latest such
+    /// moment once the queue is empty again.
+    fn upload_progress(&self, proven: &mut Instant) -> Instant {
+        if self.shared.buffered.load(Ordering::Acquire) > 0 {
+            *proven = (*proven).max(self.last_write_instant());
+        }
+        *proven
+    }
+
+    /// The last write that made progress, on tokio's clock.
+    fn last_write_instant(&self) -> Instant {
+        instant_of(self.write_clock.load(Ordering::Acquire))
+    }
+
+    /// When the oldest ping still unanswered by any frame was written.
+    fn ping_sent(&self) -> Option<Instant> {
+        match self.shared.ping_outstanding.load(Ordering::Acquire) {
+            0 => None,
+            at => Some(instant_of(at - 1)),
+        }
+    }
+
+    fn silence_words(&self) -> String {
+        let timeout = self.timing.pong_timeout.unwrap_or_default();
+        format!(
+            "no reply to ping for {} from {}: nothing came back, not even a pong (pong_timeout); the connection is presumed dead and was dropped",
+            seconds(timeout),
+            self.target.authority()
+        )
+    }
+}
+
+/// Points a kept timer at `want` when that changed since it was last armed.
+fn rearm(timer: Pin<&mut Sleep>, armed: &mut Option<Instant>, want: Option<Instant>) {
+    if let Some(at) = want {
+        if *armed != want {
+            timer.reset(at);
+            *armed = want;
+        }
+    }
+}
+
+/// A `now_ms` reading on tokio's clock.
+fn instant_of(ms: u64) -> Instant {
+    let ago = now_ms().saturating_sub(ms);
+    Instant::now()
+        .checked_sub(Duration::from_millis(ago))
+        .unwrap_or_else(Instant::now)
+}
+
+fn close_timeout_words(target: &Target, timing: Timing, written: bool) -> String {
+    let limit = seconds(timing.close_timeout);
+    let authority = target.authority();
+    if written {
+        format!("{authority} did not answer the close handshake within {limit} (close_timeout); the connection was dropped")
+    } else {
+        format!("the close frame could not be sent to {authority}: the server read nothing for {limit} (close_timeout) with data still queued; the connection was dropped")
+    }
+}
+
+fn ended_without_error(peer_close: Option<(u16, String)>, target: &Target) -> Ending {
+    match peer_close {
+        Some((code, reason)) => Ending::Clean { code, reason },
+        None => Ending::Failed {
+            code: 1006,
+            message: format!(
+                "the server at {} closed the connection without a WebSocket close frame",
+                target.authority()
+            ),
+        },
+    }
+}
+
+/// Maps a read error to the close code RFC 6455 asks for and a sentence that says what the server did.
+fn failure(e: WsError, target: &Target) -> Ending {
+    let server = format!("the server at {}", target.authority());
+    let (code, message) = match e {
+        WsError::Utf8(detail) => (
+            1007,
+            format!("{server} sent a text message that is not valid UTF-8 ({detail})"),
+        ),
+        WsError::Capacity(CapacityError::MessageTooLong { size, max_size }) => (
+            1009,
+            format!("{server} sent a message of {size} bytes or more, over max_length ({max_size} bytes)"),
+        ),
+        WsError::Capacity(other) => (1009, format!("{server} sent too much: {other}")),
+        WsError::Protocol(ProtocolError::ResetWithoutClosingHandshake) => {
+            return ended_without_error(None, target)
+        }
+        WsError::Protocol(p) => (1002, format!("{server} broke the WebSocket protocol: {}", protocol_words(&p))),
+        WsError::Io(io) => (
+            1006,
+            match io.kind() {
+                std::io::ErrorKind::ConnectionReset => format!("the connection to {} was reset (by the server or the network)", target.authority()),
+                std::io::ErrorKind::UnexpectedEof => format!("{server} closed the connection in the middle of a frame"),
+                _ => format!("reading from {} failed: {io}", target.authority()),
+            },
+        ),
+        WsError::Tls(t) => (1006, format!("TLS failure on the connection to {}: {t}", target.authority())),
+        other => (1006, format!("the connection to {} failed: {other}", target.authority())),
+    };
+    Ending::Failed { code, message }
+}
+
+fn protocol_words(p: &ProtocolError) -> String {
+    match p {
+        ProtocolError::MaskedFrameFromServer => {
+            "it sent a masked frame (servers must not mask)".to_string()
+        }
+        ProtocolError::NonZeroReservedBits => {
+            "it set reserved bits (RSV1-3) that no negotiated extension allows".to_string()
+        }
+        ProtocolError::UnknownControlFrameType(op)
+        | ProtocolError::UnknownDataFrameType(op)
+        | ProtocolError::InvalidOpcode(op) => {
+            format!("it used the reserved opcode {op}")
+        }
+        ProtocolError::ControlFrameTooBig => {
+            "it sent a control frame longer than 125 bytes".to_string()
+        }
+        ProtocolError::FragmentedControlFrame => "it sent a fragmented control frame".to_string(),
+        ProtocolError::UnexpectedContinueFrame => {
+            "it sent a continuation frame with no message to continue".to_string()
+        }
+        ProtocolError::ExpectedFragment(_) => {
+            "it started a new message before finishing the previous one".to_string()
+        }
+        ProtocolError::InvalidCloseSequence => "it sent an invalid close frame".to_string(),
+        other => other.to_string(),
+    }
+}
