@@ -57,6 +57,7 @@ impl Transport {
         let tcp = match &inner {
             Inner::Plain(s) => s,
             Inner::Tls(s) => s.get_ref().0,
+            Inner::TlsInTls(s) => s.get_ref().0.get_ref().0,
         };
         Transport {
             _owned: sockets::own(tcp.as_raw_fd()),
