@@ -92,7 +92,7 @@ RSpec.describe "WebSocket::Native.connect" do
 
   context "through the SNI-gated nginx edge" do
     let(:nginx) { Support::Nginx.instance }
-    let(:trusted) { { root_cert_file: Support::PKI.instance.ca_file } }
+    let(:trusted) { { ca_file: Support::PKI.instance.ca_file } }
 
     it "TLS refused for an IP URL without SNI: TLSError with the :error event's words" do
       message = expect_same_failure(nginx.url(host: "127.0.0.1"), WebSocket::Native::TLSError, tls: trusted)

@@ -109,7 +109,7 @@ RSpec.describe "reconnect: rules" do
 
     it "retries an unrecognized SNI name after half the cap to the cap" do
       timeline = Support::Timeline.new
-      ws = WebSocket::Native::Client.new(nginx.url(host: "127.0.0.1"), tls: { root_cert_file: Support::PKI.instance.ca_file },
+      ws = WebSocket::Native::Client.new(nginx.url(host: "127.0.0.1"), tls: { ca_file: Support::PKI.instance.ca_file },
                                                                          reconnect: { initial: 0.05, max: 8 }) { |w| timeline.attach(w) }
       timeline.wait_for(10, "the reconnect event") { timeline.of(:reconnect).any? }
       expect(timeline.of(:error).first[2]).to include("alert unrecognized_name")

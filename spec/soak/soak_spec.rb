@@ -68,7 +68,7 @@ RSpec.describe "soak", :soak do
   end
 
   it "runs 10,000 wss cycles through nginx with nothing lost and flat memory and descriptors" do
-    soak(Support::Nginx.instance.url, tls: { root_cert_file: Support::PKI.instance.ca_file })
+    soak(Support::Nginx.instance.url, tls: { ca_file: Support::PKI.instance.ca_file })
   end
 
   it "keeps 300 connections at once to a server that stalls at random, losing nothing" do
