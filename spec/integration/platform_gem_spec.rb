@@ -14,6 +14,8 @@ RSpec.describe "platform gem" do
   def build_platform_gem(sandbox)
     target = ENV.fetch("CARGO_TARGET_DIR", File.join(sandbox::ROOT, "target")) # warm: no cold release build
     env = sandbox.toolchain_env.merge("CARGO_TARGET_DIR" => target)
+    # Rake's package task keeps its staging copy: one from an older file list fails the build.
+    FileUtils.rm_rf(File.join(sandbox::ROOT, "pkg"))
     out, status = sandbox.run(env, RbConfig.ruby, "-S", "rake", "native", "gem", timeout: 1800)
     expect(status).to be_success, out
     name = "websocket-native-#{WebSocket::Native::VERSION}-#{Gem::Platform.local}.gem"
