@@ -110,6 +110,29 @@ RSpec.describe "faye drop-in and EventMachine stand-in, beyond the side-by-side 
     expect(out).to eq([":error true", ":close 1006", ":exit"])
   end
 
+  it "queues without a limit by default, as faye did (send never raises); send_limit: is opt-in" do
+    out = run_native(<<~'RUBY')
+      EM.run do
+        watchdog
+        chunk = "x" * (1024 * 1024)
+        plain = Faye::WebSocket::Client.new(url("/deaf"))
+        plain.on(:open) do
+          log :plain, (1..40).map { plain.send(chunk) }.uniq
+          limited = Faye::WebSocket::Client.new(url("/deaf"), nil, send_limit: 2 * 1024 * 1024)
+          limited.on(:open) do
+            begin
+              3.times { limited.send(chunk) }
+            rescue WebSocket::Native::BufferFullError
+              log :limited, :buffer_full
+            end
+            EM.stop
+          end
+        end
+      end
+    RUBY
+    expect(out).to eq([":plain [true]", ":limited :buffer_full", ":exit"])
+  end
+
   it "refuses to send a String that is not valid UTF-8 (faye sent an invalid text frame); binary_strings: true sends it as binary" do
     out = run_native(<<~'RUBY')
       EM.run do

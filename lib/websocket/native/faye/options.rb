@@ -8,7 +8,9 @@ module Faye
     class NativeOptions
       FAYE_KEYS = %i[headers extensions max_length ping proxy tls].freeze
       # websocket-native's own options, accepted here too.
-      NATIVE_KEYS = %i[connect_timeout close_timeout pong_timeout binary_data_format binary_strings reconnect].freeze
+      NATIVE_KEYS = %i[connect_timeout close_timeout pong_timeout send_limit binary_data_format binary_strings reconnect].freeze
+      # The largest send_limit the core accepts: in effect none.
+      UNLIMITED = (2**62) - 1
       TLS_KEYS = %i[root_cert_file verify_peer sni_hostname cert_chain_file private_key_file].freeze
       OWN_HEADERS = %w[host upgrade connection sec-websocket-key sec-websocket-version
                        sec-websocket-protocol sec-websocket-extensions].freeze
@@ -34,11 +36,12 @@ module Faye
       # @return [Hash] keyword options for WebSocket::Native::Client
       def to_native
         # faye's ping: only sends pings; dropping a silent link is opt-in (pong_timeout:).
-        native = { close_timeout: API::CLOSE_TIMEOUT, pong_timeout: false }
+        # faye buffered without limit and its send never raised: a limit is opt-in here (send_limit:).
+        native = { close_timeout: API::CLOSE_TIMEOUT, pong_timeout: false, send_limit: UNLIMITED }
         native[:headers] = headers(@options[:headers]) if @options[:headers]
         native[:tls] = tls(@options[:tls]) if @options[:tls]
         native[:proxy] = proxy(@options[:proxy]) if proxy?
-        %i[max_length ping pong_timeout connect_timeout close_timeout reconnect].each do |key|
+        %i[max_length ping pong_timeout send_limit connect_timeout close_timeout reconnect].each do |key|
           native[key] = @options[key] if @options.key?(key)
         end
         extensions(@options[:extensions])
