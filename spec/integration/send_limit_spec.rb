@@ -22,13 +22,14 @@ RSpec.describe "the send limit: bounded memory on the way out" do
         end
         # Once the socket buffers are full nothing moves: a refused send changes nothing at all.
         WebSocket::Native::Reactor.instance.add_timer(0.5) do
-          before = stalled.buffered_amount
-          error = begin
+          # The kernel may still take a little (receive-buffer autotuning): send until refused again.
+          20.times do
+            before = stalled.buffered_amount
             stalled.send(chunk)
           rescue WebSocket::Native::BufferFullError => e
-            e
+            seen = [e, before, stalled.buffered_amount]
+            break
           end
-          seen = [error, before, stalled.buffered_amount]
           stalled.on(:close) { WebSocket::Native.stop }
           stalled.close
         end
@@ -36,7 +37,7 @@ RSpec.describe "the send limit: bounded memory on the way out" do
     end
     error, buffered, after = seen
     expect(error).to be_a(WebSocket::Native::BufferFullError)
-    expect(after).to eq(buffered)
+    expect(after).to be <= buffered # the refused message added nothing (the writer may only drain)
     expect(error.step).to eq(:send)
     expect(error.message).to match(/\Asend refused: \d+ bytes are still queued for ws:\/\/127.0.0.1:\d+\/stall\?seconds=30 and this message \(262144 bytes\) would pass send_limit \(2097152 bytes\); nothing was queued, send it again after the :drain event\z/)
     expect(buffered).to be <= limit
