@@ -17,7 +17,7 @@ Gem::Specification.new do |spec|
   spec.required_ruby_version = ">= 3.0"
 
   spec.files = Dir[
-    "lib/**/*.rb", "exe/*", "ext/websocket_native/extconf.rb", "ext/websocket_native/Cargo.toml",
+    "lib/**/*.rb", "exe/*", "ext/websocket_native/extconf.rb", "ext/websocket_native/Cargo.toml", "ext/websocket_native/build.rs",
     "ext/websocket_native/src/**/*.rs", "testserver/Cargo.toml", "testserver/src/**/*.rs",
     "Cargo.toml", "Cargo.lock", "README.md", "CHANGELOG.md", "LICENSE", "doc/*.md"
   ]

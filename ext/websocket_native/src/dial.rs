@@ -40,7 +40,12 @@ pub struct Target {
     pub open_timeout: Duration,
     pub max_head: usize,
     pub ws_config: WebSocketConfig,
+    /// Set when the connection's logger is on: receives one line per finished step.
+    pub trace: Option<Trace>,
 }
+
+/// Where a connection's step lines go (to its logger, through the inbox).
+pub type Trace = Arc<dyn Fn(Step, String) + Send + Sync>;
 
 impl Target {
     /// `host:port` as people write it (IPv6 in brackets).
@@ -51,6 +56,13 @@ impl Target {
     /// The name presented to the server: the SNI name and the Host header.
     fn presented_name(&self) -> &str {
         self.sni_hostname.as_deref().unwrap_or(&self.host)
+    }
+
+    /// Hands a step line to the trace; the text is only made when someone listens.
+    fn note(&self, step: Step, text: impl FnOnce() -> String) {
+        if let Some(trace) = &self.trace {
+            trace(step, text());
+        }
     }
 
     fn default_port(&self) -> u16 {
@@ -85,6 +97,7 @@ pub struct Opened {
     pub ws: WebSocketStream<Transport>,
     pub protocol: String,
     pub status: u16,
+    pub status_line: String,
     pub headers: Vec<(String, String)>,
 }
 
@@ -94,11 +107,15 @@ pub async fn open(target: &Target) -> Result<Opened, Failure> {
     let outcome = tokio::time::timeout(target.open_timeout, steps(target, &mut step)).await;
     match outcome {
         Ok(result) => result,
-        Err(_) => fail(step, timeout_words(target, step)),
+        Err(_) => fail(
+            step,
+            timeout_words(target, step, "the connect_timeout option"),
+        ),
     }
 }
 
-fn timeout_words(target: &Target, step: Step) -> String {
+/// Words for a deadline that passed during `step`; `limit` names the setting that sets it.
+pub fn timeout_words(target: &Target, step: Step, limit: &str) -> String {
     let hint = match step {
         Step::Dns => "the DNS server did not answer; check /etc/resolv.conf and the uplink",
         Step::Tcp => "no answer to the TCP connect; the address may be unreachable or a firewall drops the packets",
@@ -114,7 +131,7 @@ fn timeout_words(target: &Target, step: Step) -> String {
         _ => String::new(),
     };
     format!(
-        "Opening {} timed out after {} during {}{proxy} ({hint}). The limit is the connect_timeout option.",
+        "Opening {} timed out after {} during {}{proxy} ({hint}). The limit is {limit}.",
         target.authority(),
         seconds(target.open_timeout),
         step.describe()
@@ -135,27 +152,53 @@ async fn steps(target: &Target, step: &mut Step) -> Result<Opened, Failure> {
         Some(p) => (p.host.as_str(), p.port),
         None => (target.host.as_str(), target.port),
     };
+    let started = std::time::Instant::now();
+    let took = || format!("{} ms", started.elapsed().as_millis());
     *step = Step::Dns;
     let addrs = resolve(dial_host, dial_port)
         .await
         .map_err(|f| via_proxy(f, target))?;
+    target.note(Step::Dns, || {
+        let list: Vec<String> = addrs.iter().map(|a| a.ip().to_string()).collect();
+        format!("dns: {dial_host} -> {} ({})", list.join(", "), took())
+    });
     *step = Step::Tcp;
     let mut tcp = connect(dial_host, &addrs)
         .await
         .map_err(|f| via_proxy(f, target))?;
+    target.note(Step::Tcp, || {
+        let peer = tcp.peer_addr().map(|a| a.to_string()).unwrap_or_default();
+        format!("tcp: connected to {peer} ({})", took())
+    });
     if let Some(proxy) = &target.proxy {
         *step = Step::Proxy;
-        tunnel(&mut tcp, proxy, target).await?;
+        let status = tunnel(&mut tcp, proxy, target).await?;
+        target.note(Step::Proxy, || {
+            format!("proxy: CONNECT {}: \"{status}\" ({})", target.authority(), took())
+        });
     }
     let transport = match &target.tls {
         Some(setup) => {
             *step = Step::Tls;
-            Transport::tls(handshake_tls(tcp, setup, target).await?)
+            let stream = handshake_tls(tcp, setup, target).await?;
+            target.note(Step::Tls, || {
+                let n = tls::negotiated(stream.get_ref().1);
+                let sni = match sni_sent(target, setup) {
+                    Some(name) => format!("SNI {name}"),
+                    None => "no SNI (IP literal)".to_string(),
+                };
+                format!("tls: {sni}, {}, {} ({})", n.version, n.cipher, took())
+            });
+            Transport::tls(stream)
         }
         None => Transport::plain(tcp),
     };
     *step = Step::Http;
-    upgrade(transport, target).await
+    let opened = upgrade(transport, target).await?;
+    target.note(Step::Http, || {
+        format!("upgrade: \"{}\" ({})", opened.status_line, took())
+    });
+    Ok(opened)
 }
 
 /// With a proxy, DNS and TCP failures are about reaching the proxy: say so.
@@ -173,7 +216,7 @@ fn via_proxy(failure: Failure, target: &Target) -> Failure {
     }
 }
 
-async fn resolve(host: &str, port: u16) -> Result<Vec<SocketAddr>, Failure> {
+pub async fn resolve(host: &str, port: u16) -> Result<Vec<SocketAddr>, Failure> {
     if let Ok(ip) = host.parse::<IpAddr>() {
         return Ok(vec![SocketAddr::new(ip, port)]);
     }
@@ -271,7 +314,7 @@ fn interleave_families(addrs: &[SocketAddr]) -> Vec<SocketAddr> {
     out
 }
 
-fn tcp_words(e: &io::Error) -> String {
+pub fn tcp_words(e: &io::Error) -> String {
     match e.kind() {
         io::ErrorKind::ConnectionRefused => {
             "connection refused (nothing is listening on that port, or a firewall rejected it)"
@@ -284,7 +327,12 @@ fn tcp_words(e: &io::Error) -> String {
     }
 }
 
-async fn tunnel(tcp: &mut TcpStream, proxy: &Proxy, target: &Target) -> Result<(), Failure> {
+/// Opens the CONNECT tunnel; returns the proxy's status line.
+pub async fn tunnel(
+    tcp: &mut TcpStream,
+    proxy: &Proxy,
+    target: &Target,
+) -> Result<String, Failure> {
     let proxy_name = authority(&proxy.host, proxy.port);
     let mut req = format!("CONNECT {0} HTTP/1.1\r\nHost: {0}\r\n", target.authority());
     for (k, v) in &proxy.headers {
@@ -322,7 +370,40 @@ async fn tunnel(tcp: &mut TcpStream, proxy: &Proxy, target: &Target) -> Result<(
             ),
         );
     }
-    Ok(())
+    Ok(reply.status_line)
+}
+
+/// How a TLS handshake failed, for the doctor's SNI checks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TlsTrouble {
+    /// Alert unrecognized_name: the edge serves no site for the name (or for no name).
+    NameRejected,
+    /// The server closed or reset the connection during the handshake.
+    HungUp,
+    /// The handshake finished far enough to see a certificate, which was rejected.
+    Certificate,
+    Other,
+}
+
+impl TlsTrouble {
+    pub fn name(self) -> &'static str {
+        match self {
+            TlsTrouble::NameRejected => "name_rejected",
+            TlsTrouble::HungUp => "hung_up",
+            TlsTrouble::Certificate => "certificate",
+            TlsTrouble::Other => "other",
+        }
+    }
+}
+
+/// The SNI name this handshake sends: none for an IP literal or when the setup has SNI off.
+pub fn sni_sent<'a>(target: &'a Target, setup: &TlsSetup) -> Option<&'a str> {
+    let name = target.presented_name();
+    let is_name = matches!(
+        rustls::pki_types::ServerName::try_from(name),
+        Ok(rustls::pki_types::ServerName::DnsName(_))
+    );
+    (is_name && setup.config.enable_sni).then_some(name)
 }
 
 async fn handshake_tls(
@@ -330,22 +411,31 @@ async fn handshake_tls(
     setup: &TlsSetup,
     target: &Target,
 ) -> Result<tokio_rustls::client::TlsStream<TcpStream>, Failure> {
+    handshake_tls_detailed(tcp, setup, target)
+        .await
+        .map_err(|(failure, _)| failure)
+}
+
+/// The TLS handshake; a failure also says what kind of trouble it was.
+pub async fn handshake_tls_detailed(
+    tcp: TcpStream,
+    setup: &TlsSetup,
+    target: &Target,
+) -> Result<tokio_rustls::client::TlsStream<TcpStream>, (Failure, TlsTrouble)> {
     let name_text = target.presented_name().to_string();
     let server_name = match rustls::pki_types::ServerName::try_from(name_text.clone()) {
         Ok(n) => n,
         Err(_) => {
-            return fail(
-                Step::Tls,
-                format!("\"{name_text}\" is not a valid TLS server name"),
-            )
+            let failure = Failure {
+                step: Step::Tls,
+                message: format!("\"{name_text}\" is not a valid TLS server name"),
+            };
+            return Err((failure, TlsTrouble::Other));
         }
     };
-    let sni = match &server_name {
-        rustls::pki_types::ServerName::DnsName(_) => Some(name_text.as_str()),
-        _ => None,
-    };
+    let sni = sni_sent(target, setup);
     let connector = TlsConnector::from(Arc::clone(&setup.config));
-    match connector.connect(server_name.clone(), tcp).await {
+    match connector.connect(server_name, tcp).await {
         Ok(s) => Ok(s),
         Err(e) => {
             let presented = tls::Presented {
@@ -353,18 +443,38 @@ async fn handshake_tls(
                 checked_name: &name_text,
                 roots: &setup.roots,
             };
-            let why = match e
+            let (why, trouble) = match e
                 .get_ref()
                 .and_then(|inner| inner.downcast_ref::<rustls::Error>())
             {
-                Some(tls_err) => tls::explain(tls_err, &presented),
-                None => tls_io_words(&e, sni.is_none()),
+                Some(tls_err) => (tls::explain(tls_err, &presented), trouble_of(tls_err)),
+                None => {
+                    let hung_up = matches!(
+                        e.kind(),
+                        io::ErrorKind::UnexpectedEof | io::ErrorKind::ConnectionReset
+                    );
+                    let trouble = if hung_up {
+                        TlsTrouble::HungUp
+                    } else {
+                        TlsTrouble::Other
+                    };
+                    (tls_io_words(&e, sni.is_none()), trouble)
+                }
             };
-            fail(
-                Step::Tls,
-                format!("TLS handshake with {} failed: {why}", target.authority()),
-            )
+            let failure = Failure {
+                step: Step::Tls,
+                message: format!("TLS handshake with {} failed: {why}", target.authority()),
+            };
+            Err((failure, trouble))
         }
+    }
+}
+
+fn trouble_of(err: &rustls::Error) -> TlsTrouble {
+    match err {
+        rustls::Error::AlertReceived(a) if u8::from(*a) == 112 => TlsTrouble::NameRejected,
+        rustls::Error::InvalidCertificate(_) => TlsTrouble::Certificate,
+        _ => TlsTrouble::Other,
     }
 }
 
@@ -517,7 +627,8 @@ fn parse_head(head: &[u8]) -> Result<Reply, String> {
     })
 }
 
-fn upgrade_request(target: &Target, key: &str) -> String {
+/// The upgrade request head this client sends, with this Sec-WebSocket-Key.
+pub fn upgrade_request(target: &Target, key: &str) -> String {
     let mut req = format!("GET {} HTTP/1.1\r\n", target.resource);
     let has = |name: &str| {
         target
@@ -556,9 +667,17 @@ fn upgrade_request(target: &Target, key: &str) -> String {
     req
 }
 
-async fn upgrade(mut transport: Transport, target: &Target) -> Result<Opened, Failure> {
-    let key = generate_key();
-    let request = upgrade_request(target, &key);
+async fn upgrade(transport: Transport, target: &Target) -> Result<Opened, Failure> {
+    upgrade_keyed(transport, target, &generate_key()).await
+}
+
+/// Sends the upgrade request with this key and checks the reply.
+pub async fn upgrade_keyed(
+    mut transport: Transport,
+    target: &Target,
+    key: &str,
+) -> Result<Opened, Failure> {
+    let request = upgrade_request(target, key);
     let who = format!(
         "WebSocket upgrade failed: the server at {}",
         target.authority()
@@ -575,7 +694,7 @@ async fn upgrade(mut transport: Transport, target: &Target) -> Result<Opened, Fa
         let body = body_start(&mut transport, rest, &reply).await;
         return refused(&reply, &body, target);
     }
-    check_reply(&reply, &key, target)?;
+    check_reply(&reply, key, target)?;
     let protocol = reply
         .header("sec-websocket-protocol")
         .unwrap_or("")
@@ -587,6 +706,7 @@ async fn upgrade(mut transport: Transport, target: &Target) -> Result<Opened, Fa
         ws,
         protocol,
         status: reply.status,
+        status_line: reply.status_line,
         headers: reply.headers,
     })
 }

@@ -2,6 +2,7 @@
 
 mod dial;
 mod inbox;
+mod probe;
 mod ruby;
 mod runtime;
 mod session;

@@ -20,6 +20,7 @@ struct Pending {
     target: Target,
     timing: Timing,
     commands: UnboundedReceiver<Command>,
+    log: bool,
 }
 
 #[magnus::wrap(class = "WebSocket::Native::Connection", free_immediately, size)]
@@ -48,6 +49,7 @@ impl Connection {
     /// any of its events can arrive.
     fn open(ruby: &Ruby, id: u64, options: RHash) -> Result<Self, Error> {
         let (target, timing) = super::options::read(ruby, options)?;
+        let log = super::options::wants_log(ruby, options)?;
         let (tx, commands) = unbounded_channel();
         Ok(Connection {
             pid: std::process::id(),
@@ -58,6 +60,7 @@ impl Connection {
                 target,
                 timing,
                 commands,
+                log,
             })),
         })
     }
@@ -69,7 +72,7 @@ impl Connection {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .take();
-        let Some(p) = taken else {
+        let Some(mut p) = taken else {
             return Ok(false);
         };
         let process = runtime::current().map_err(|e| {
@@ -85,6 +88,12 @@ impl Connection {
             )
         })?;
         let inbox = process.inbox.clone();
+        if p.log {
+            let (id, sink) = (p.id, inbox.clone());
+            p.target.trace = Some(Arc::new(move |step, line| {
+                sink.push(id, Kind::Trace { step, line });
+            }));
+        }
         let shared = rb_self.shared.clone();
         let session = session::run(
             p.id,

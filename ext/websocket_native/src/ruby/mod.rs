@@ -1,7 +1,9 @@
 //! Thin magnus glue: one file per Ruby-facing piece.
 
+mod build_info;
 mod connection;
 mod options;
+mod probe;
 mod reactor;
 
 use magnus::{prelude::*, Error, ExceptionClass, RModule, Ruby};
@@ -10,6 +12,8 @@ pub fn init(ruby: &Ruby) -> Result<(), Error> {
     let native = native_module(ruby)?;
     connection::init(ruby, native)?;
     reactor::init(native)?;
+    probe::init(ruby, native)?;
+    build_info::init(native)?;
     Ok(())
 }
 

@@ -44,25 +44,37 @@ impl Reader<'_> {
     }
 }
 
+/// The `tls:` options for a wss:// URL, None for ws://.
+pub fn tls_options(ruby: &Ruby, hash: RHash) -> Result<Option<TlsOptions>, Error> {
+    let r = Reader { ruby, hash };
+    if !r.get::<bool>("secure")? {
+        return Ok(None);
+    }
+    Ok(Some(TlsOptions {
+        verify_peer: r.get("verify_peer")?,
+        root_cert_files: r
+            .get::<Vec<String>>("root_cert_files")?
+            .into_iter()
+            .map(PathBuf::from)
+            .collect(),
+        cert_chain_file: r.path("cert_chain_file")?,
+        private_key_file: r.path("private_key_file")?,
+    }))
+}
+
+/// True when the client has a logger: the core then reports each dial step.
+pub fn wants_log(ruby: &Ruby, hash: RHash) -> Result<bool, Error> {
+    let r = Reader { ruby, hash };
+    Ok(r.get::<Option<bool>>("log")?.unwrap_or(false))
+}
+
 /// Builds the dial target and timing from the normalised option Hash.
 pub fn read(ruby: &Ruby, hash: RHash) -> Result<(Target, Timing), Error> {
     let r = Reader { ruby, hash };
-    let secure: bool = r.get("secure")?;
     let sni_hostname: Option<String> = r.get("sni_hostname")?;
-    let tls = if secure {
-        let opts = TlsOptions {
-            verify_peer: r.get("verify_peer")?,
-            root_cert_files: r
-                .get::<Vec<String>>("root_cert_files")?
-                .into_iter()
-                .map(PathBuf::from)
-                .collect(),
-            cert_chain_file: r.path("cert_chain_file")?,
-            private_key_file: r.path("private_key_file")?,
-        };
-        Some(tls::setup(&opts).map_err(|m| config_error(ruby, m))?)
-    } else {
-        None
+    let tls = match tls_options(ruby, hash)? {
+        Some(opts) => Some(tls::setup(&opts).map_err(|m| config_error(ruby, m))?),
+        None => None,
     };
     let proxy = match r.get::<Option<String>>("proxy_host")? {
         Some(host) => Some(Proxy {
@@ -93,6 +105,7 @@ pub fn read(ruby: &Ruby, hash: RHash) -> Result<(Target, Timing), Error> {
         open_timeout,
         max_head: r.get("max_handshake_size")?,
         ws_config,
+        trace: None,
     };
     let timing = Timing {
         close_timeout: r

@@ -11,6 +11,7 @@ const BINARY: i64 = 2;
 const PONG: i64 = 3;
 const ERROR: i64 = 4;
 const CLOSE: i64 = 5;
+const TRACE: i64 = 6;
 
 /// Payload bytes one drain hands to Ruby at most (one larger message still goes alone).
 const BATCH_BYTES: usize = 1024 * 1024;
@@ -89,6 +90,11 @@ fn to_ruby(ruby: &Ruby, event: Event) -> Result<RArray, Error> {
             out.push(code)?;
             out.push(ruby.str_new(&reason))?;
             out.push(clean)?;
+        }
+        Kind::Trace { step, line } => {
+            out.push(TRACE)?;
+            out.push(ruby.str_new(step.name()))?;
+            out.push(ruby.str_new(&line))?;
         }
     }
     Ok(out)
