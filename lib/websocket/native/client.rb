@@ -39,6 +39,8 @@ module WebSocket
       # @option options [Numeric] :ping send a ping every this many seconds (off)
       # @option options [Integer] :max_length largest message accepted, in bytes (2**26 - 1)
       # @option options [String, Hash] :proxy an http:// proxy URL, or { origin:, headers: }
+      # @option options [Logger, false] :logger logs each connection step (default
+      #   WebSocket::Native.logger; false for none)
       # @yieldparam client [Client] runs before connecting: attach listeners here to be sure
       # @raise [ConfigurationError] for a bad URL or option, before any I/O
       def initialize(url, protocols = nil, **options)
@@ -53,6 +55,8 @@ module WebSocket
         Native.warn_once(:verify_peer, "websocket-native: tls verify_peer is false for #{url}; " \
                                        "the server's certificate is not checked") unless settings.verify_peer?
         @id = reactor.register(self)
+        @log = settings.logger && Logging::Connection.new(settings.logger, @id, url)
+        @log&.insecure unless settings.verify_peer?
         begin
           @connection = Connection.open(@id, settings.to_native)
           yield self if block_given?
@@ -157,6 +161,7 @@ module WebSocket
         when Reactor::PONG then @pings.delete(args[0])&.call
         when Reactor::ERROR then failed(args[0].to_sym, args[1])
         when Reactor::CLOSE then closed(*args)
+        when Reactor::TRACE then @log&.step(*args)
         end
       end
 
@@ -164,17 +169,20 @@ module WebSocket
         @protocol = protocol
         @status = status
         @headers = header_pairs.to_h { |k, v| [k.downcase, v] }
+        @log&.opened(status, protocol)
         opened = @state_lock.synchronize { @ready_state == CONNECTING && (@ready_state = OPEN) }
         emit(Event.new(:open)) if opened
       end
 
       def failed(step, message)
+        @log&.failed(step, message)
         emit(Event.new(:error, message: message, error: Native.error_for(step, message)))
       end
 
       def closed(code, reason, clean)
         @state_lock.synchronize { @ready_state = CLOSED }
         @pings.clear
+        @log&.closed(code, reason, clean)
         emit(Event.new(:close, code: code, reason: reason, was_clean: clean))
       end
 

@@ -17,7 +17,7 @@ module WebSocket
         read_buffer_size: 8 * 1024,
         write_buffer_size: 8 * 1024
       }.freeze
-      KEYS = (DEFAULTS.keys + %i[headers tls proxy]).freeze
+      KEYS = (DEFAULTS.keys + %i[headers tls proxy logger]).freeze
       TLS_KEYS = %i[root_cert_file verify_peer sni_hostname cert_chain_file private_key_file].freeze
       RESERVED_HEADERS = %w[upgrade connection sec-websocket-key sec-websocket-version
                             sec-websocket-protocol sec-websocket-extensions].freeze
@@ -27,6 +27,8 @@ module WebSocket
       attr_reader :uri
       # @return [Array<String>] the subprotocols offered
       attr_reader :protocols
+      # @return [Logger, nil] the client's logger (its own, else WebSocket::Native.logger)
+      attr_reader :logger
 
       # @param url [String] a ws:// or wss:// URL
       # @param protocols [String, Array<String>, nil] subprotocols to offer
@@ -41,6 +43,7 @@ module WebSocket
         @headers = check_headers(@options[:headers] || {})
         add_basic_auth(@headers, "Authorization", @uri)
         @proxy = check_proxy(@options[:proxy])
+        @logger = check_logger(@options[:logger])
         @native = native_hash
       end
 
@@ -75,7 +78,8 @@ module WebSocket
           max_length: positive_integer(:max_length),
           max_handshake_size: positive_integer(:max_handshake_size),
           read_buffer_size: positive_integer(:read_buffer_size),
-          write_buffer_size: positive_integer(:write_buffer_size, allow_zero: true)
+          write_buffer_size: positive_integer(:write_buffer_size, allow_zero: true),
+          log: !@logger.nil?
         }
       end
 
@@ -161,6 +165,13 @@ module WebSocket
           fail!("header #{name} has a line break or NUL in its value") if value.match?(/[\r\n\0]/)
           [name, value]
         end
+      end
+
+      def check_logger(logger)
+        unless logger.nil? || logger == false || Logging.logger?(logger)
+          fail!("logger must be a Logger (or false for none), not #{logger.inspect}")
+        end
+        Logging.resolve(logger)
       end
 
       def check_proxy(proxy)

@@ -9,7 +9,7 @@ module WebSocket
     # first client (or scheduled block) and ends when nothing is left for it to do.
     class Reactor
       BATCH = 512
-      OPEN, TEXT, BINARY, PONG, ERROR, CLOSE = (0..5).to_a.freeze
+      OPEN, TEXT, BINARY, PONG, ERROR, CLOSE, TRACE = (0..6).to_a.freeze
 
       # @return [Reactor] the process's reactor
       def self.instance

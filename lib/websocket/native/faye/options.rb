@@ -8,7 +8,7 @@ module Faye
     class NativeOptions
       FAYE_KEYS = %i[headers extensions max_length ping proxy tls].freeze
       # websocket-native's own options, accepted here too.
-      NATIVE_KEYS = %i[connect_timeout close_timeout binary_data_format].freeze
+      NATIVE_KEYS = %i[connect_timeout close_timeout binary_data_format logger].freeze
       TLS_KEYS = %i[root_cert_file verify_peer sni_hostname cert_chain_file private_key_file].freeze
       OWN_HEADERS = %w[host upgrade connection sec-websocket-key sec-websocket-version
                        sec-websocket-protocol sec-websocket-extensions].freeze
@@ -33,7 +33,7 @@ module Faye
         native[:headers] = headers(@options[:headers]) if @options[:headers]
         native[:tls] = tls(@options[:tls]) if @options[:tls]
         native[:proxy] = proxy(@options[:proxy]) if @options[:proxy]
-        %i[max_length ping connect_timeout close_timeout].each do |key|
+        %i[max_length ping connect_timeout close_timeout logger].each do |key|
           native[key] = @options[key] if @options.key?(key)
         end
         extensions(@options[:extensions])
