@@ -10,7 +10,7 @@ module WebSocket
       MASK = "***"
       SECRET_HEADERS = %w[authorization proxy-authorization cookie set-cookie].freeze
       # Query parameter names that usually carry a credential.
-      SECRET_PARAM = /token|secret|passw|pwd|key|auth|sig|session|jwt|credential|ticket|code/i.freeze
+      SECRET_PARAM = /token|secret|passw|pwd|key|auth|sig|session|jwt|credential|ticket/i.freeze
 
       module_function
 
