@@ -174,7 +174,11 @@ async fn steps(target: &Target, step: &mut Step) -> Result<Opened, Failure> {
         *step = Step::Proxy;
         let status = tunnel(&mut tcp, proxy, target).await?;
         target.note(Step::Proxy, || {
-            format!("proxy: CONNECT {}: \"{status}\" ({})", target.authority(), took())
+            format!(
+                "proxy: CONNECT {}: \"{status}\" ({})",
+                target.authority(),
+                took()
+            )
         });
     }
     let transport = match &target.tls {

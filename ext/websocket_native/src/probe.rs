@@ -243,7 +243,15 @@ async fn secure(walk: &mut Walk<'_>, tcp: TcpStream) -> Option<Transport> {
     let mut facts = vec![
         ("sni", Value::from(sni)),
         ("sni_enabled", Value::Bool(walk.settings.send_sni)),
-        ("checked_name", Value::from(target.sni_hostname.clone().unwrap_or_else(|| target.host.clone()))),
+        (
+            "checked_name",
+            Value::from(
+                target
+                    .sni_hostname
+                    .clone()
+                    .unwrap_or_else(|| target.host.clone()),
+            ),
+        ),
         ("roots", Value::from(setup.roots.clone())),
         ("verify_peer", Value::Bool(opts.verify_peer)),
     ];
@@ -296,9 +304,10 @@ async fn upgrade(walk: &mut Walk<'_>, transport: Transport) -> Option<WebSocketS
     match opened {
         Ok(o) => {
             facts.push(("status_line", Value::from(o.status_line)));
-            let headers = o.headers.into_iter().map(|(k, v)| {
-                Value::List(vec![Value::from(k), Value::from(v)])
-            });
+            let headers = o
+                .headers
+                .into_iter()
+                .map(|(k, v)| Value::List(vec![Value::from(k), Value::from(v)]));
             facts.push(("headers", Value::List(headers.collect())));
             facts.push(("protocol", Value::from(o.protocol)));
             walk.record("http", started, Ok(()), facts);

@@ -213,13 +213,9 @@ impl ServerCertVerifier for Recording {
             Check::NoRoots => Err(TlsError::InvalidCertificate(
                 CertificateError::UnknownIssuer,
             )),
-            Check::Roots(v) => v.verify_server_cert(
-                end_entity,
-                intermediates,
-                server_name,
-                ocsp_response,
-                now,
-            ),
+            Check::Roots(v) => {
+                v.verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now)
+            }
         }
     }
 

@@ -36,9 +36,8 @@ impl Probe {
         step_timeout: f64,
     ) -> Result<Self, Error> {
         let (target, _) = super::options::read(ruby, options)?;
-        let step_timeout = Duration::try_from_secs_f64(step_timeout).map_err(|_| {
-            super::config_error(ruby, format!("bad step timeout {step_timeout}"))
-        })?;
+        let step_timeout = Duration::try_from_secs_f64(step_timeout)
+            .map_err(|_| super::config_error(ruby, format!("bad step timeout {step_timeout}")))?;
         let settings = Settings {
             tls: super::options::tls_options(ruby, options)?,
             send_sni,
@@ -70,7 +69,10 @@ impl Probe {
                     name: "internal",
                     ok: false,
                     ms: 0.0,
-                    error: Some("internal error in websocket-native's probe; please report this".to_string()),
+                    error: Some(
+                        "internal error in websocket-native's probe; please report this"
+                            .to_string(),
+                    ),
                     facts: Vec::new(),
                 }]
             });
@@ -104,7 +106,10 @@ impl Probe {
             hash.aset(ruby.to_symbol("ok"), step.ok)?;
             hash.aset(ruby.to_symbol("ms"), step.ms)?;
             hash.aset(ruby.to_symbol("error"), step.error)?;
-            hash.aset(ruby.to_symbol("facts"), to_ruby(ruby, &Value::Map(step.facts))?)?;
+            hash.aset(
+                ruby.to_symbol("facts"),
+                to_ruby(ruby, &Value::Map(step.facts))?,
+            )?;
         }
         Ok(Some(out))
     }
