@@ -1,6 +1,6 @@
 # frozen_string_literal: true
 
-require_relative "arguments"
+require_relative "command"
 require_relative "exit_codes"
 
 module WebSocket
@@ -9,48 +9,32 @@ module WebSocket
       # `websocket-native connect URL`: an interactive client like wscat, on the public Client
       # API. Lines read from stdin are sent; messages are printed (binary as length and hex).
       # Ctrl-C or end of input closes with 1000 and prints the close code and reason.
-      class Connect
+      class Connect < Command
         SUMMARY = "An interactive client: lines typed are sent, received messages printed."
         HEX_BYTES = 32
 
         def initialize(argv, out:, err:, input: $stdin)
-          @argv = argv
-          @out = out
-          @err = err
           @input = input
-          @args = Arguments.new("connect", SUMMARY) do |o|
+          super("connect", SUMMARY, argv, out: out, err: err) do |o|
             o.on("--binary", "send each line as a binary message") { @binary = true }
             o.on("--ping SECONDS", Float, "send a ping every SECONDS") { |s| @ping = s }
             o.on("--show-ping-pong", "print pings sent and pongs received") { @show_pings = true }
           end
         end
 
+        private
+
         # @return [Integer] 0 after a clean close, else the exit code of the step that failed
-        def run
-          @args.parse(@argv)
-          return help if @args.help
+        def execute
           raise UsageError, "--ping must be more than 0 seconds" if @ping && !@ping.positive?
 
           @status = ExitCodes::OK
           client = open_client
-          WebSocket::Native.run do
-            trap_interrupt(client)
-          end
+          WebSocket::Native.run { trap_interrupt(client) }
           @status
-        rescue UsageError => e
-          @err.puts "websocket-native connect: #{e.message}"
-          @err.puts @args.usage
-          ExitCodes::USAGE
         rescue ConfigurationError => e
           @err.puts "websocket-native connect: #{e.message}"
           ExitCodes::BY_STEP["url"]
-        end
-
-        private
-
-        def help
-          @out.puts @args.usage
-          ExitCodes::OK
         end
 
         def open_client

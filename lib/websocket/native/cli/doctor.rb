@@ -2,7 +2,7 @@
 
 require "ipaddr"
 require "socket"
-require_relative "arguments"
+require_relative "command"
 require_relative "exit_codes"
 require_relative "findings"
 require_relative "doctor_report"
@@ -13,39 +13,24 @@ module WebSocket
       # `websocket-native doctor URL`: probes each step of a connection from this box (with the
       # core's own dialing code), also tries TLS without SNI, retries a handshake that looks like
       # an SNI problem with the likely name, and prints the findings (text or --json).
-      class Doctor
+      class Doctor < Command
         PINGS = 3
         SUMMARY = "Checks every step of a WebSocket connection from this box and says what to fix."
 
         def initialize(argv, out:, err:)
-          @argv = argv
-          @out = out
-          @err = err
-          @args = Arguments.new("doctor", SUMMARY) do |o|
+          super("doctor", SUMMARY, argv, out: out, err: err) do |o|
             o.on("--json", "print the report as JSON (same content)") { @json = true }
           end
         end
 
-        # @return [Integer] exit status (see ExitCodes)
-        def run
-          @args.parse(@argv)
-          return help if @args.help
+        private
 
+        # @return [Integer] exit status (see ExitCodes)
+        def execute
           findings = examine
           report = DoctorReport.new(findings)
           @out.puts(@json ? report.to_json : report.to_text)
           findings.exit_code
-        rescue UsageError => e
-          @err.puts "websocket-native doctor: #{e.message}"
-          @err.puts @args.usage
-          ExitCodes::USAGE
-        end
-
-        private
-
-        def help
-          @out.puts @args.usage
-          ExitCodes::OK
         end
 
         def examine
