@@ -43,7 +43,7 @@ RSpec.describe "gem build and gem install" do
       # The operator tools work from the installed gem (RubyGems' own wrapper in bin/).
       exe = File.join(dir, "gems", "bin", "websocket-native")
       gem_env = clean.merge("GEM_PATH" => File.join(dir, "gems"), "GEM_HOME" => File.join(dir, "gems"))
-      out, status = Open3.capture2e(gem_env, RbConfig.ruby, exe, "version", chdir: dir)
+      out, status = Open3.capture2e(gem_env, "timeout", "60", RbConfig.ruby, exe, "version", chdir: dir)
       expect(status).to be_success, out
       expect(out).to include("websocket-native #{WebSocket::Native::VERSION}", "rustls 0.23.", "tungstenite 0.30.")
       out, status = Open3.capture2e(gem_env, "timeout", "60", RbConfig.ruby, exe, "doctor",

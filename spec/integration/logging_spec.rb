@@ -25,10 +25,10 @@ RSpec.describe "connection step logging" do
     name = %r{\ADEBUG ws#\d+ wss://localhost:#{nginx.port}/echo\?token=\*\*\*&room=1: }
     expect(lines).to all(match(name))
     steps = lines.map { |l| l.sub(name, "") }
-    expect(steps[0]).to match(/\Adns: localhost -> 127\.0\.0\.1.* \(\d+ ms\)\z/)
-    expect(steps[1]).to match(/\Atcp: connected to 127\.0\.0\.1:#{nginx.port} \(\d+ ms\)\z/)
-    expect(steps[2]).to match(/\Atls: SNI localhost, TLS 1\.3, TLS13_\w+ \(\d+ ms\)\z/)
-    expect(steps[3]).to match(/\Aupgrade: "HTTP\/1\.1 101 Switching Protocols" \(\d+ ms\)\z/)
+    expect(steps[0]).to match(/\Adns: localhost -> 127\.0\.0\.1.* \(after \d+ ms\)\z/)
+    expect(steps[1]).to match(/\Atcp: connected to 127\.0\.0\.1:#{nginx.port} \(after \d+ ms\)\z/)
+    expect(steps[2]).to match(/\Atls: SNI localhost, TLS 1\.3, TLS13_\w+ \(after \d+ ms\)\z/)
+    expect(steps[3]).to match(/\Aupgrade: "HTTP\/1\.1 101 Switching Protocols" \(after \d+ ms\)\z/)
     expect(steps[4..]).to eq(["open (status 101)", "close 1000"])
     expect(io.string).not_to include("s3cret", "pa55word", "user")
   end

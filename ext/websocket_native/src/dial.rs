@@ -153,7 +153,7 @@ async fn steps(target: &Target, step: &mut Step) -> Result<Opened, Failure> {
         None => (target.host.as_str(), target.port),
     };
     let started = std::time::Instant::now();
-    let took = || format!("{} ms", started.elapsed().as_millis());
+    let took = || format!("after {} ms", started.elapsed().as_millis());
     *step = Step::Dns;
     let addrs = resolve(dial_host, dial_port)
         .await
