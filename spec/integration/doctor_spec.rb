@@ -61,6 +61,28 @@ RSpec.describe "websocket-native doctor" do
     expect(flat(out)).to include("SNI sent: app.test", "> Host: app.test:#{nginx.port}", "Verdict: every step works")
   end
 
+  it "treats a hang-up after the ClientHello as a possible SNI problem, without blaming SNI when a name fails too" do
+    hang_up = lambda do |conn|
+      conn.readpartial(4096)
+      conn.close
+    end
+    with_tcp_server(hang_up) do |port|
+      out, _, code = doctor("wss://127.0.0.1:#{port}/", "--ca", ca, "--json")
+      report = JSON.parse(out)
+      expect([code, report["failed_step"]]).to eq([7, "tls"])
+      expect(report["error"]).to include("the server closed the connection during the handshake", "No SNI was sent")
+      expect(report["sni_retry"]["sni"]).to eq("localhost")
+      expect(report["sni_retry"]["steps"].last).to include("name" => "tls", "ok" => false)
+      expect(report["sni"]).to include("sent" => nil, "required" => nil)
+      expect(report["fix"]).to include("Run again with --sni NAME")
+
+      out, _, code = doctor("wss://localhost:#{port}/", "--ca", ca)
+      expect(code).to eq(7)
+      expect(flat(out)).to include("as it does with SNI, so SNI is not what decides here")
+      expect(flat(out)).not_to include("This edge requires SNI")
+    end
+  end
+
   it "names an untrusted CA, still shows the chain, and suggests --ca" do
     out, _, code = doctor(nginx.url)
     expect(code).to eq(7)

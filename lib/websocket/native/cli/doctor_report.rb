@@ -127,7 +127,16 @@ module WebSocket
             ["without SNI: the handshake fails (#{TROUBLE.fetch(sni[:without_sni][:trouble], 'error')}). This edge requires SNI: " \
              "clients that send no SNI (faye-websocket 0.10.4 and older) fail here with close 1006."]
           when false then ["without SNI: the server still answers; this edge does not require SNI."]
-          else ["without SNI: #{sni[:without_sni][:error]}"]
+          else [no_sni_unknown(sni[:without_sni])]
+          end
+        end
+
+        def no_sni_unknown(without)
+          what = TROUBLE.fetch(without[:trouble].to_s) { without[:error] || "it fails" }
+          if @f.with_sni_attempt
+            "without SNI: the handshake fails (#{what}), as it does with SNI, so SNI is not what decides here."
+          else
+            "without SNI: the handshake fails (#{what}); run again with --sni NAME to see whether a name helps."
           end
         end
 

@@ -52,15 +52,24 @@ module WebSocket
           @steps.find { |s| s[:name] == name }
         end
 
-        # @return [Boolean, nil] true when clients without SNI cannot connect; nil when unknown
+        # @return [Boolean, nil] true when clients without SNI fail where a handshake with a name
+        #   gets further; false when they get as far as a certificate; nil when unknown
         def sni_required
-          tls = @without_sni || (no_sni_sent? ? step("tls") : nil)
-          return nil unless tls
+          without = no_sni_attempt
+          return nil unless without
+          return false if reached_certificate?(without)
+          return nil unless (SNI_TROUBLE + ["timeout"]).include?(without[:facts][:trouble])
 
-          trouble = tls[:facts][:trouble]
-          return false if tls[:ok] || trouble == "certificate"
+          named = with_sni_attempt
+          named && reached_certificate?(named) ? true : nil
+        end
 
-          SNI_TROUBLE.include?(trouble) || trouble == "timeout" ? true : nil
+        # @return [Hash, nil] the TLS step of a handshake that sent SNI (main probe, else retry)
+        def with_sni_attempt
+          tls = step("tls")
+          return tls if tls && tls[:facts][:sni]
+
+          @sni_retry&.fetch(:steps)&.find { |s| s[:name] == "tls" }
         end
 
         # @return [String] one line
@@ -93,6 +102,14 @@ module WebSocket
 
         private
 
+        def no_sni_attempt
+          @without_sni || (no_sni_sent? ? step("tls") : nil)
+        end
+
+        def reached_certificate?(tls)
+          tls[:ok] || tls[:facts][:trouble] == "certificate"
+        end
+
         def no_sni_sent?
           tls = step("tls")
           tls && tls[:facts][:sni].nil?
@@ -102,7 +119,7 @@ module WebSocket
           tls = step("tls")
           return nil unless tls
 
-          without = @without_sni || (no_sni_sent? ? tls : nil)
+          without = no_sni_attempt
           {
             sent: tls[:facts][:sni], required: sni_required,
             without_sni: without && { ok: without[:ok], trouble: without[:facts][:trouble], error: without[:error] }
@@ -121,8 +138,8 @@ module WebSocket
             "No SNI was sent because the URL host is an IP address, and this edge needs a name. Run again " \
               "with --sni NAME (the site's host name), or use the host name in the URL."
           else
-            "The edge serves no site for the name #{sent}. Check the host name, or try --sni with the name " \
-              "the edge is configured for."
+            "The edge serves no site for the name #{sent}, or this port does not speak TLS. Check the host " \
+              "name, or try --sni with the name the edge is configured for."
           end
         end
 
