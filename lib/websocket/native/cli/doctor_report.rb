@@ -27,14 +27,14 @@ module WebSocket
 
         # @return [String]
         def to_text
-          lines = ["websocket-native doctor #{VERSION}: #{Masking.url(@f.to_h[:url])}", ""]
+          lines = wrap("websocket-native doctor #{VERSION}: #{@f.to_h[:url]}", "  ", first: "") + [""]
           shown = @f.steps.map { |s| s[:name] }
           @f.steps.each { |s| lines.concat(step_lines(s)) }
           unreached(shown).each { |name| lines << "[--]   #{Findings::TITLES[name]}: not reached" }
           lines.concat(retry_lines)
           lines << ""
-          lines.concat(wrap("Verdict: #{@f.verdict}", ""))
-          lines.concat(wrap("Fix: #{@f.fix}", "     ")) if @f.fix
+          lines.concat(wrap("Verdict: #{@f.verdict}", "         ", first: ""))
+          lines.concat(wrap("Fix: #{@f.fix}", "     ", first: "")) if @f.fix
           lines.join("\n")
         end
 
@@ -164,9 +164,9 @@ module WebSocket
           ["", "Retry with --sni #{retried[:sni]}:"] + wrap(parts.join(", "), INDENT)
         end
 
-        # Word-wraps to WIDTH. Lines start with `indent` plus the text's own leading spaces;
-        # words longer than a line are cut.
-        def wrap(text, indent)
+        # Word-wraps to WIDTH. Lines start with `indent` plus the text's own leading spaces (the
+        # first with `first` if given); words longer than a line are cut.
+        def wrap(text, indent, first: nil)
           indent += text[/\A */]
           room = WIDTH - indent.size
           lines = []
@@ -180,8 +180,7 @@ module WebSocket
             end
           end
           lines << line.to_s
-          first = text.start_with?("Verdict", "Why", "Fix") ? text[/\A */] : indent
-          [first + lines.first] + lines.drop(1).map { |l| indent + l }
+          [(first || indent) + lines.first] + lines.drop(1).map { |l| indent + l }
         end
       end
     end
