@@ -114,7 +114,7 @@ RSpec.describe "websocket-native doctor" do
       expect(code).to eq(8)
       expect(out).to match(/^\[FAIL\] HTTP upgrade/)
       expect(flat(out)).to include("HTTP/1.1 #{status} Test Status", hint)
-      expect(flat(out)).to include("> GET /status?code=#{status} HTTP/1.1")
+      expect(flat(out)).to include("> GET /status?code=#{status} HTTP/1.1", "< HTTP/1.1 #{status} Test Status", "< Content-Length: 18")
     end
   end
 

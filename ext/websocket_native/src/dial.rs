@@ -672,14 +672,19 @@ pub fn upgrade_request(target: &Target, key: &str) -> String {
 }
 
 async fn upgrade(transport: Transport, target: &Target) -> Result<Opened, Failure> {
-    upgrade_keyed(transport, target, &generate_key()).await
+    upgrade_keyed(transport, target, &generate_key(), None).await
 }
 
-/// Sends the upgrade request with this key and checks the reply.
+/// The status line and headers of a reply head.
+pub type ReplyHead = (String, Vec<(String, String)>);
+
+/// Sends the upgrade request with this key and checks the reply. `head`, when given, receives
+/// the reply's head as soon as it is read, also when the reply is then refused (for the doctor).
 pub async fn upgrade_keyed(
     mut transport: Transport,
     target: &Target,
     key: &str,
+    head: Option<&mut Option<ReplyHead>>,
 ) -> Result<Opened, Failure> {
     let request = upgrade_request(target, key);
     let who = format!(
@@ -694,6 +699,9 @@ pub async fn upgrade_keyed(
         &who,
     )
     .await?;
+    if let Some(slot) = head {
+        *slot = Some((reply.status_line.clone(), reply.headers.clone()));
+    }
     if reply.status != 101 {
         let body = body_start(&mut transport, rest, &reply).await;
         return refused(&reply, &body, target);

@@ -298,17 +298,22 @@ async fn upgrade(walk: &mut Walk<'_>, transport: Transport) -> Option<WebSocketS
     let key = generate_key();
     let started = Instant::now();
     let mut facts = vec![("request", Value::from(dial::upgrade_request(target, &key)))];
+    let mut head = None;
     let opened = walk
-        .timed(Step::Http, dial::upgrade_keyed(transport, target, &key))
+        .timed(
+            Step::Http,
+            dial::upgrade_keyed(transport, target, &key, Some(&mut head)),
+        )
         .await;
+    if let Some((status_line, headers)) = head {
+        facts.push(("status_line", Value::from(status_line)));
+        let pairs = headers
+            .into_iter()
+            .map(|(k, v)| Value::List(vec![Value::from(k), Value::from(v)]));
+        facts.push(("headers", Value::List(pairs.collect())));
+    }
     match opened {
         Ok(o) => {
-            facts.push(("status_line", Value::from(o.status_line)));
-            let headers = o
-                .headers
-                .into_iter()
-                .map(|(k, v)| Value::List(vec![Value::from(k), Value::from(v)]));
-            facts.push(("headers", Value::List(headers.collect())));
             facts.push(("protocol", Value::from(o.protocol)));
             walk.record("http", started, Ok(()), facts);
             Some(o.ws)
