@@ -18,7 +18,7 @@ Gem::Specification.new do |spec|
 
   spec.files = Dir[
     "lib/**/*.rb", "exe/*", "ext/websocket_native/extconf.rb", "ext/websocket_native/toolchain.rb",
-    "ext/websocket_native/Cargo.toml",
+    "ext/websocket_native/Cargo.toml", "ext/websocket_native/build.rs",
     "ext/websocket_native/src/**/*.rs", "testserver/Cargo.toml", "testserver/src/**/*.rs",
     "Cargo.toml", "Cargo.lock", "README.md", "CHANGELOG.md", "LICENSE", "doc/*.md"
   ]

@@ -51,7 +51,12 @@ pub struct Target {
     pub open_timeout: Duration,
     pub max_head: usize,
     pub ws_config: WebSocketConfig,
+    /// Set when the connection's logger is on: receives one line per finished step.
+    pub trace: Option<Trace>,
 }
+
+/// Where a connection's step lines go (to its logger, through the inbox).
+pub type Trace = Arc<dyn Fn(Step, String) + Send + Sync>;
 
 impl Target {
     /// `host:port` as people write it (IPv6 in brackets).
@@ -60,8 +65,15 @@ impl Target {
     }
 
     /// The name presented to the server: the SNI name and the Host header.
-    fn presented_name(&self) -> &str {
+    pub fn presented_name(&self) -> &str {
         self.sni_hostname.as_deref().unwrap_or(&self.host)
+    }
+
+    /// Hands a step line to the trace; the text is only made when someone listens.
+    fn note(&self, step: Step, text: impl FnOnce() -> String) {
+        if let Some(trace) = &self.trace {
+            trace(step, text());
+        }
     }
 
     fn default_port(&self) -> u16 {
@@ -96,6 +108,7 @@ pub struct Opened {
     pub ws: WebSocketStream<Transport>,
     pub protocol: String,
     pub status: u16,
+    pub status_line: String,
     pub headers: Vec<(String, String)>,
 }
 
@@ -105,11 +118,15 @@ pub async fn open(target: &Target) -> Result<Opened, Failure> {
     let outcome = tokio::time::timeout(target.open_timeout, steps(target, &mut step)).await;
     match outcome {
         Ok(result) => result,
-        Err(_) => fail(step, timeout_words(target, step)),
+        Err(_) => fail(
+            step,
+            timeout_words(target, step, "the connect_timeout option"),
+        ),
     }
 }
 
-fn timeout_words(target: &Target, step: Step) -> String {
+/// Words for a deadline that passed during `step`; `limit` names the setting that sets it.
+pub fn timeout_words(target: &Target, step: Step, limit: &str) -> String {
     let hint = match step {
         Step::Dns => "the DNS server did not answer; check /etc/resolv.conf and the uplink",
         Step::Tcp => "no answer to the TCP connect; the address may be unreachable or a firewall drops the packets",
@@ -130,7 +147,7 @@ fn timeout_words(target: &Target, step: Step) -> String {
     }
     .unwrap_or_default();
     format!(
-        "Opening {} timed out after {} during {}{proxy} ({hint}{busy}). The limit is the connect_timeout option.",
+        "Opening {} timed out after {} during {}{proxy} ({hint}{busy}). The limit is {limit}.",
         target.authority(),
         seconds(target.open_timeout),
         step.describe()
@@ -151,14 +168,24 @@ async fn steps(target: &Target, step: &mut Step) -> Result<Opened, Failure> {
         Some(p) => (p.host.as_str(), p.port),
         None => (target.host.as_str(), target.port),
     };
+    let started = std::time::Instant::now();
+    let took = || format!("after {} ms", started.elapsed().as_millis());
     *step = Step::Dns;
     let addrs = resolve(dial_host, dial_port)
         .await
         .map_err(|f| via_proxy(f, target))?;
+    target.note(Step::Dns, || {
+        let list: Vec<String> = addrs.iter().map(|a| a.ip().to_string()).collect();
+        format!("dns: {dial_host} -> {} ({})", list.join(", "), took())
+    });
     *step = Step::Tcp;
     let mut tcp = connect(dial_host, &addrs)
         .await
         .map_err(|f| via_proxy(f, target))?;
+    target.note(Step::Tcp, || {
+        let peer = tcp.peer_addr().map(|a| a.to_string()).unwrap_or_default();
+        format!("tcp: connected to {peer} ({})", took())
+    });
     let tls_proxy = target
         .proxy
         .as_ref()
@@ -169,11 +196,18 @@ async fn steps(target: &Target, step: &mut Step) -> Result<Opened, Failure> {
             let name = proxy.sni_hostname.as_deref().unwrap_or(&proxy.host);
             let peer = format!("the proxy {}", proxy.authority());
             let mut hop = handshake_tls(tcp, proxy_tls, name, &peer, Step::Proxy).await?;
-            tunnel(&mut hop, proxy, target).await?;
+            target.note(Step::Proxy, || {
+                let line = tls_line(hop.get_ref().1, sni_for(name, proxy_tls));
+                format!("proxy: {line} to {peer} ({})", took())
+            });
+            let status = tunnel(&mut hop, proxy, target).await?;
+            note_tunnel(target, &status, &took);
             match &target.tls {
                 Some(setup) => {
                     *step = Step::Tls;
-                    Transport::tls_in_tls(target_handshake(hop, setup, target).await?)
+                    let stream = target_handshake(hop, setup, target).await?;
+                    note_tls(target, setup, stream.get_ref().1, &took);
+                    Transport::tls_in_tls(stream)
                 }
                 None => Transport::tls(hop),
             }
@@ -181,19 +215,61 @@ async fn steps(target: &Target, step: &mut Step) -> Result<Opened, Failure> {
         None => {
             if let Some(proxy) = &target.proxy {
                 *step = Step::Proxy;
-                tunnel(&mut tcp, proxy, target).await?;
+                let status = tunnel(&mut tcp, proxy, target).await?;
+                note_tunnel(target, &status, &took);
             }
             match &target.tls {
                 Some(setup) => {
                     *step = Step::Tls;
-                    Transport::tls(target_handshake(tcp, setup, target).await?)
+                    let stream = target_handshake(tcp, setup, target).await?;
+                    note_tls(target, setup, stream.get_ref().1, &took);
+                    Transport::tls(stream)
                 }
                 None => Transport::plain(tcp),
             }
         }
     };
     *step = Step::Http;
-    upgrade(transport, target).await
+    let opened = upgrade(transport, target).await?;
+    target.note(Step::Http, || {
+        format!("upgrade: \"{}\" ({})", opened.status_line, took())
+    });
+    Ok(opened)
+}
+
+fn note_tunnel(target: &Target, status: &str, took: &dyn Fn() -> String) {
+    target.note(Step::Proxy, || {
+        format!(
+            "proxy: CONNECT {}: \"{status}\" ({})",
+            target.authority(),
+            took()
+        )
+    });
+}
+
+fn note_tls(
+    target: &Target,
+    setup: &TlsSetup,
+    conn: &rustls::ClientConnection,
+    took: &dyn Fn() -> String,
+) {
+    target.note(Step::Tls, || {
+        format!(
+            "tls: {} ({})",
+            tls_line(conn, sni_sent(target, setup)),
+            took()
+        )
+    });
+}
+
+/// "SNI name, TLS version, cipher" for a finished handshake.
+fn tls_line(conn: &rustls::ClientConnection, sni: Option<&str>) -> String {
+    let n = tls::negotiated(conn);
+    let sni = match sni {
+        Some(name) => format!("SNI {name}"),
+        None => "no SNI (IP literal)".to_string(),
+    };
+    format!("{sni}, {}, {}", n.version, n.cipher)
 }
 
 async fn target_handshake<S>(
@@ -223,7 +299,7 @@ fn via_proxy(failure: Failure, target: &Target) -> Failure {
     }
 }
 
-async fn resolve(host: &str, port: u16) -> Result<Vec<SocketAddr>, Failure> {
+pub async fn resolve(host: &str, port: u16) -> Result<Vec<SocketAddr>, Failure> {
     if let Ok(ip) = host.parse::<IpAddr>() {
         return Ok(vec![SocketAddr::new(ip, port)]);
     }
@@ -321,7 +397,7 @@ fn interleave_families(addrs: &[SocketAddr]) -> Vec<SocketAddr> {
     out
 }
 
-fn tcp_words(e: &io::Error) -> String {
+pub fn tcp_words(e: &io::Error) -> String {
     match e.kind() {
         io::ErrorKind::ConnectionRefused => {
             "connection refused (nothing is listening on that port, or a firewall rejected it)"
@@ -334,7 +410,8 @@ fn tcp_words(e: &io::Error) -> String {
     }
 }
 
-async fn tunnel<S>(io: &mut S, proxy: &Proxy, target: &Target) -> Result<(), Failure>
+/// Opens the CONNECT tunnel; returns the proxy's status line.
+pub async fn tunnel<S>(io: &mut S, proxy: &Proxy, target: &Target) -> Result<String, Failure>
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
@@ -375,7 +452,44 @@ where
             ),
         );
     }
-    Ok(())
+    Ok(reply.status_line)
+}
+
+/// How a TLS handshake failed, for the doctor's SNI checks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TlsTrouble {
+    /// Alert unrecognized_name: the edge serves no site for the name (or for no name).
+    NameRejected,
+    /// The server closed or reset the connection during the handshake.
+    HungUp,
+    /// The handshake finished far enough to see a certificate, which was rejected.
+    Certificate,
+    Other,
+}
+
+impl TlsTrouble {
+    pub fn name(self) -> &'static str {
+        match self {
+            TlsTrouble::NameRejected => "name_rejected",
+            TlsTrouble::HungUp => "hung_up",
+            TlsTrouble::Certificate => "certificate",
+            TlsTrouble::Other => "other",
+        }
+    }
+}
+
+/// The SNI name the target's handshake sends.
+pub fn sni_sent<'a>(target: &'a Target, setup: &TlsSetup) -> Option<&'a str> {
+    sni_for(target.presented_name(), setup)
+}
+
+/// The SNI name a handshake presenting `name` sends: none for an IP literal or with SNI off.
+fn sni_for<'a>(name: &'a str, setup: &TlsSetup) -> Option<&'a str> {
+    let is_name = matches!(
+        rustls::pki_types::ServerName::try_from(name),
+        Ok(rustls::pki_types::ServerName::DnsName(_))
+    );
+    (is_name && setup.config.enable_sni).then_some(name)
 }
 
 /// TLS over `io` to `peer` (the target, or the proxy for step Proxy), presenting `name`.
@@ -389,22 +503,36 @@ async fn handshake_tls<S>(
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
+    handshake_tls_detailed(io, setup, name, peer, step)
+        .await
+        .map_err(|(failure, _)| failure)
+}
+
+/// The TLS handshake; a failure also says what kind of trouble it was (for the doctor).
+pub async fn handshake_tls_detailed<S>(
+    io: S,
+    setup: &TlsSetup,
+    name: &str,
+    peer: &str,
+    step: Step,
+) -> Result<tokio_rustls::client::TlsStream<S>, (Failure, TlsTrouble)>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
     let name_text = name.to_string();
     let server_name = match rustls::pki_types::ServerName::try_from(name_text.clone()) {
         Ok(n) => n,
         Err(_) => {
-            return fail(
+            let failure = Failure {
                 step,
-                format!("\"{name_text}\" is not a valid TLS server name"),
-            )
+                message: format!("\"{name_text}\" is not a valid TLS server name"),
+            };
+            return Err((failure, TlsTrouble::Other));
         }
     };
-    let sni = match &server_name {
-        rustls::pki_types::ServerName::DnsName(_) => Some(name_text.as_str()),
-        _ => None,
-    };
+    let sni = sni_for(name, setup);
     let connector = TlsConnector::from(Arc::clone(&setup.config));
-    match connector.connect(server_name.clone(), io).await {
+    match connector.connect(server_name, io).await {
         Ok(s) => Ok(s),
         Err(e) => {
             let presented = tls::Presented {
@@ -412,15 +540,38 @@ where
                 checked_name: &name_text,
                 roots: &setup.roots,
             };
-            let why = match e
+            let (why, trouble) = match e
                 .get_ref()
                 .and_then(|inner| inner.downcast_ref::<rustls::Error>())
             {
-                Some(tls_err) => tls::explain(tls_err, &presented),
-                None => tls_io_words(&e, sni.is_none()),
+                Some(tls_err) => (tls::explain(tls_err, &presented), trouble_of(tls_err)),
+                None => {
+                    let hung_up = matches!(
+                        e.kind(),
+                        io::ErrorKind::UnexpectedEof | io::ErrorKind::ConnectionReset
+                    );
+                    let trouble = if hung_up {
+                        TlsTrouble::HungUp
+                    } else {
+                        TlsTrouble::Other
+                    };
+                    (tls_io_words(&e, sni.is_none()), trouble)
+                }
             };
-            fail(step, format!("TLS handshake with {peer} failed: {why}"))
+            let failure = Failure {
+                step,
+                message: format!("TLS handshake with {peer} failed: {why}"),
+            };
+            Err((failure, trouble))
         }
+    }
+}
+
+fn trouble_of(err: &rustls::Error) -> TlsTrouble {
+    match err {
+        rustls::Error::AlertReceived(a) if u8::from(*a) == 112 => TlsTrouble::NameRejected,
+        rustls::Error::InvalidCertificate(_) => TlsTrouble::Certificate,
+        _ => TlsTrouble::Other,
     }
 }
 
@@ -573,7 +724,8 @@ fn parse_head(head: &[u8]) -> Result<Reply, String> {
     })
 }
 
-fn upgrade_request(target: &Target, key: &str) -> String {
+/// The upgrade request head this client sends, with this Sec-WebSocket-Key.
+pub fn upgrade_request(target: &Target, key: &str) -> String {
     let mut req = format!("GET {} HTTP/1.1\r\n", target.resource);
     let has = |name: &str| {
         target
@@ -612,9 +764,22 @@ fn upgrade_request(target: &Target, key: &str) -> String {
     req
 }
 
-async fn upgrade(mut transport: Transport, target: &Target) -> Result<Opened, Failure> {
-    let key = generate_key();
-    let request = upgrade_request(target, &key);
+async fn upgrade(transport: Transport, target: &Target) -> Result<Opened, Failure> {
+    upgrade_keyed(transport, target, &generate_key(), None).await
+}
+
+/// The status line and headers of a reply head.
+pub type ReplyHead = (String, Vec<(String, String)>);
+
+/// Sends the upgrade request with this key and checks the reply. `head`, when given, receives
+/// the reply's head as soon as it is read, also when the reply is then refused (for the doctor).
+pub async fn upgrade_keyed(
+    mut transport: Transport,
+    target: &Target,
+    key: &str,
+    head: Option<&mut Option<ReplyHead>>,
+) -> Result<Opened, Failure> {
+    let request = upgrade_request(target, key);
     let who = format!(
         "WebSocket upgrade failed: the server at {}",
         target.authority()
@@ -627,11 +792,14 @@ async fn upgrade(mut transport: Transport, target: &Target) -> Result<Opened, Fa
         &who,
     )
     .await?;
+    if let Some(slot) = head {
+        *slot = Some((reply.status_line.clone(), reply.headers.clone()));
+    }
     if reply.status != 101 {
         let body = body_start(&mut transport, rest, &reply).await;
         return refused(&reply, &body, target);
     }
-    check_reply(&reply, &key, target)?;
+    check_reply(&reply, key, target)?;
     let protocol = reply
         .header("sec-websocket-protocol")
         .unwrap_or("")
@@ -645,6 +813,7 @@ async fn upgrade(mut transport: Transport, target: &Target) -> Result<Opened, Fa
         ws,
         protocol,
         status: reply.status,
+        status_line: reply.status_line,
         headers: reply.headers,
     })
 }

@@ -74,6 +74,11 @@ pub enum Kind {
         reason: String,
         clean: bool,
     },
+    /// A finished dial step, for the connection's logger (only sent when it has one).
+    Trace {
+        step: Step,
+        line: String,
+    },
 }
 
 /// Bytes of one connection's messages that sit in the inbox. Over the limit, the connection stops

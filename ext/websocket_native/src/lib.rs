@@ -3,6 +3,7 @@
 mod dial;
 mod dns;
 mod inbox;
+mod probe;
 mod reader;
 mod ruby;
 mod runtime;

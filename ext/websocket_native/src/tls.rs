@@ -6,6 +6,7 @@ use std::sync::{Arc, Mutex};
 
 use once_cell::sync::Lazy;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::client::WebPkiServerVerifier;
 use rustls::crypto::{ring, CryptoProvider};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
@@ -94,9 +95,24 @@ fn build(opts: &TlsOptions) -> Result<TlsSetup, String> {
             builder
                 .dangerous()
                 .with_custom_certificate_verifier(verifier),
-            "none: verify_peer is false".to_string(),
+            insecure_words(),
         )
     };
+    Ok(TlsSetup {
+        config: Arc::new(client_auth(builder, opts)?),
+        roots,
+    })
+}
+
+fn insecure_words() -> String {
+    "none: verify_peer is false".to_string()
+}
+
+/// Adds the client certificate (if any) and the ALPN offer to a configuration being built.
+fn client_auth(
+    builder: rustls::ConfigBuilder<ClientConfig, rustls::client::WantsClientCert>,
+    opts: &TlsOptions,
+) -> Result<ClientConfig, String> {
     let mut config = match (&opts.cert_chain_file, &opts.private_key_file) {
         (Some(chain), Some(key)) => {
             let certs = read_certs(chain, "tls.cert_chain_file")?;
@@ -119,10 +135,142 @@ fn build(opts: &TlsOptions) -> Result<TlsSetup, String> {
     };
     // Offer only HTTP/1.1 so an edge that speaks HTTP/2 does not pick it for the upgrade.
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
-    Ok(TlsSetup {
-        config: Arc::new(config),
-        roots,
-    })
+    Ok(config)
+}
+
+/// The certificates a server presented, leaf first, as DER.
+pub type SeenChain = Arc<Mutex<Vec<Vec<u8>>>>;
+
+/// For the doctor: the same trust and client certificate as `setup`, but the verifier keeps the
+/// chain it was shown (also when it rejects it), and SNI can be switched off to see how clients
+/// without SNI fare. Never cached: each probe gets its own record.
+pub fn recording_setup(opts: &TlsOptions, send_sni: bool) -> Result<(TlsSetup, SeenChain), String> {
+    let provider = provider();
+    let seen = SeenChain::default();
+    let (check, roots) = if opts.verify_peer {
+        let (store, roots) = root_store(&opts.root_cert_files, opts.pin_roots)?;
+        let check = if store.is_empty() {
+            Check::NoRoots
+        } else {
+            WebPkiServerVerifier::builder_with_provider(Arc::new(store), provider.clone())
+                .build()
+                .map(Check::Roots)
+                .map_err(|e| format!("TLS setup failed: {e}"))?
+        };
+        (check, roots)
+    } else {
+        (Check::Any, insecure_words())
+    };
+    let verifier = Arc::new(Recording {
+        check,
+        any: AcceptAnyCertificate(provider.clone()),
+        seen: seen.clone(),
+    });
+    let builder = ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| format!("TLS setup failed: {e}"))?
+        .dangerous()
+        .with_custom_certificate_verifier(verifier);
+    let mut config = client_auth(builder, opts)?;
+    config.enable_sni = send_sni;
+    Ok((
+        TlsSetup {
+            config: Arc::new(config),
+            roots,
+        },
+        seen,
+    ))
+}
+
+#[derive(Debug)]
+enum Check {
+    Any,
+    NoRoots,
+    Roots(Arc<WebPkiServerVerifier>),
+}
+
+/// Verifies like the client would, and writes down the chain first.
+#[derive(Debug)]
+struct Recording {
+    check: Check,
+    any: AcceptAnyCertificate,
+    seen: SeenChain,
+}
+
+impl ServerCertVerifier for Recording {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        server_name: &ServerName<'_>,
+        ocsp_response: &[u8],
+        now: UnixTime,
+    ) -> Result<ServerCertVerified, TlsError> {
+        let chain = std::iter::once(end_entity)
+            .chain(intermediates)
+            .map(|c| c.as_ref().to_vec())
+            .collect();
+        *self.seen.lock().unwrap_or_else(|p| p.into_inner()) = chain;
+        match &self.check {
+            Check::Any => Ok(ServerCertVerified::assertion()),
+            Check::NoRoots => Err(TlsError::InvalidCertificate(
+                CertificateError::UnknownIssuer,
+            )),
+            Check::Roots(v) => {
+                v.verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now)
+            }
+        }
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, TlsError> {
+        self.any.verify_tls12_signature(message, cert, dss)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, TlsError> {
+        self.any.verify_tls13_signature(message, cert, dss)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.any.supported_verify_schemes()
+    }
+}
+
+/// What a finished handshake agreed on, in the words of the RFCs and server logs.
+pub struct Negotiated {
+    pub version: String,
+    pub cipher: String,
+    pub alpn: Option<String>,
+}
+
+pub fn negotiated(conn: &rustls::ClientConnection) -> Negotiated {
+    let version = match conn.protocol_version() {
+        Some(rustls::ProtocolVersion::TLSv1_3) => "TLS 1.3".to_string(),
+        Some(rustls::ProtocolVersion::TLSv1_2) => "TLS 1.2".to_string(),
+        Some(other) => format!("{other:?}"),
+        None => "unknown".to_string(),
+    };
+    let cipher = conn
+        .negotiated_cipher_suite()
+        .map(|s| format!("{:?}", s.suite()))
+        .unwrap_or_else(|| "unknown".to_string());
+    let alpn = conn
+        .alpn_protocol()
+        .map(|p| String::from_utf8_lossy(p).into_owned());
+    Negotiated {
+        version,
+        cipher,
+        alpn,
+    }
 }
 
 fn read_certs(path: &Path, option: &str) -> Result<Vec<CertificateDer<'static>>, String> {

@@ -44,6 +44,8 @@ module WebSocket
       #   arrives this many seconds after a ping; defaults to the ping interval, false for never
       # @option options [Integer] :max_length largest message accepted, in bytes (2**26 - 1)
       # @option options [String, Hash] :proxy an http:// or https:// proxy URL, or { origin:, headers:, tls: }
+      # @option options [Logger, false] :logger logs each connection step (default
+      #   WebSocket::Native.logger; false for none)
       # @param reconnect [Boolean, Hash] dial again after a lost link or failed attempt: true, or
       #   { initial:, max:, attempts:, reset_after:, queue_limit:, refused: } (see {ReconnectPolicy})
       # @option options [Integer] :send_limit most bytes {#send} may have queued (8 MiB); over it
@@ -63,6 +65,8 @@ module WebSocket
         Native.warn_once(:verify_peer, "websocket-native: tls verify_peer is false for #{url}; " \
                                        "the server's certificate is not checked") unless settings.verify_peer?
         @id = reactor.register(self)
+        @log = settings.logger && Logging::Connection.new(settings.logger, @id, url)
+        @log&.insecure unless settings.verify_peer?
         begin
           @connection = Connection.open(@id, settings.to_native)
           # Where send puts messages: with reconnect, an Outbox that holds them while no link is open.
@@ -196,6 +200,7 @@ module WebSocket
         when Reactor::DRAIN then emit(Event.new(:drain)) if targets_for(:drain)
         when Reactor::ERROR then failed(first.to_sym, second)
         when Reactor::CLOSE then closed(first, second, third)
+        when Reactor::TRACE then @log&.step(first, second)
         end
       end
 
@@ -203,6 +208,7 @@ module WebSocket
         @protocol = protocol
         @status = status
         @headers = header_pairs.to_h { |k, v| [k.downcase, v] }
+        @log&.opened(status, protocol)
         opened = @state_lock.synchronize { @ready_state == CONNECTING && (@ready_state = OPEN) }
         return unless opened
 
@@ -213,6 +219,7 @@ module WebSocket
 
       def failed(step, message)
         @last_error = Native.error_for(step, message)
+        @log&.failed(step, message)
         @inbox&.failed(@last_error) unless @reconnect
         emit(Event.new(:error, message: message, error: @last_error))
       end
@@ -228,6 +235,7 @@ module WebSocket
         end
         inbox&.closed(code, reason, clean)
         @pings.clear
+        @log&.closed(code, reason, clean)
         emit(Event.new(:close, code: code, reason: reason, was_clean: clean))
       end
 

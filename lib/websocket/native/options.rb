@@ -19,7 +19,7 @@ module WebSocket
         write_buffer_size: 8 * 1024,
         send_limit: 8 * 1024 * 1024
       }.freeze
-      KEYS = (DEFAULTS.keys + %i[headers tls proxy]).freeze
+      KEYS = (DEFAULTS.keys + %i[headers tls proxy logger]).freeze
       TLS_KEYS = %i[ca_file extra_ca_file verify_peer sni_hostname cert_chain_file private_key_file].freeze
       RESERVED_HEADERS = %w[upgrade connection sec-websocket-key sec-websocket-version
                             sec-websocket-protocol sec-websocket-extensions].freeze
@@ -29,6 +29,8 @@ module WebSocket
       attr_reader :uri
       # @return [Array<String>] the subprotocols offered
       attr_reader :protocols
+      # @return [Logger, nil] the client's logger (its own, else WebSocket::Native.logger)
+      attr_reader :logger
 
       # @param url [String] a ws:// or wss:// URL
       # @param protocols [String, Array<String>, nil] subprotocols to offer
@@ -43,6 +45,7 @@ module WebSocket
         @headers = check_headers(@options[:headers] || {})
         add_basic_auth(@headers, "Authorization", @uri)
         @proxy = check_proxy(@options[:proxy])
+        @logger = check_logger(@options[:logger])
         @native = native_hash
       end
 
@@ -77,7 +80,8 @@ module WebSocket
           max_handshake_size: positive_integer(:max_handshake_size),
           read_buffer_size: positive_integer(:read_buffer_size),
           write_buffer_size: positive_integer(:write_buffer_size, allow_zero: true),
-          send_limit: positive_integer(:send_limit)
+          send_limit: positive_integer(:send_limit),
+          log: !@logger.nil?
         }
       end
 
@@ -186,6 +190,13 @@ module WebSocket
           fail!("header #{name} has a line break or NUL in its value") if value.match?(/[\r\n\0]/)
           [name, value]
         end
+      end
+
+      def check_logger(logger)
+        unless logger.nil? || logger == false || Logging.logger?(logger)
+          fail!("logger must be a Logger (or false for none), not #{logger.inspect}")
+        end
+        Logging.resolve(logger)
       end
 
       def check_proxy(proxy)

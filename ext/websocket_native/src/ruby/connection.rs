@@ -21,6 +21,7 @@ struct Pending {
     target: Target,
     timing: Timing,
     commands: UnboundedReceiver<Command>,
+    log: bool,
 }
 
 #[magnus::wrap(class = "WebSocket::Native::Connection", free_immediately, size)]
@@ -51,6 +52,7 @@ impl Connection {
     fn open(ruby: &Ruby, id: u64, options: RHash) -> Result<Self, Error> {
         let (target, timing) = super::options::read(ruby, options)?;
         let send_limit = super::options::send_limit(ruby, options)?;
+        let log = super::options::wants_log(ruby, options)?;
         let (tx, commands) = unbounded_channel();
         Ok(Connection {
             generation: runtime::generation(),
@@ -61,6 +63,7 @@ impl Connection {
                 target,
                 timing,
                 commands,
+                log,
             })),
         })
     }
@@ -72,7 +75,7 @@ impl Connection {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .take();
-        let Some(p) = taken else {
+        let Some(mut p) = taken else {
             return Ok(false);
         };
         let process = runtime::current().map_err(|e| {
@@ -88,6 +91,12 @@ impl Connection {
             )
         })?;
         let inbox = process.inbox.clone();
+        if p.log {
+            let (id, sink) = (p.id, inbox.clone());
+            p.target.trace = Some(Arc::new(move |step, line| {
+                sink.push(id, Kind::Trace { step, line });
+            }));
+        }
         let shared = rb_self.shared.clone();
         let session = session::run(
             p.id,

@@ -1,7 +1,9 @@
 //! Thin magnus glue: one file per Ruby-facing piece.
 
+mod build_info;
 mod connection;
 mod options;
+mod probe;
 mod reactor;
 
 use magnus::{function, prelude::*, Error, ExceptionClass, RModule, Ruby};
@@ -14,6 +16,8 @@ pub fn init(ruby: &Ruby) -> Result<(), Error> {
         "close_inherited_sockets",
         function!(close_inherited_sockets, 0),
     )?;
+    probe::init(ruby, native)?;
+    build_info::init(native)?;
     Ok(())
 }
 

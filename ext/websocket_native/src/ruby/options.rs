@@ -44,11 +44,11 @@ impl Reader<'_> {
     }
 }
 
-/// The TLS configuration from the keys with this prefix ("" for the server, "proxy_" for an
+/// The TLS options under the keys with this prefix ("" for the server, "proxy_" for an
 /// https:// proxy).
-fn tls_setup(r: &Reader<'_>, prefix: &str) -> Result<tls::TlsSetup, Error> {
+fn tls_opts(r: &Reader<'_>, prefix: &str) -> Result<TlsOptions, Error> {
     let key = |name: &str| format!("{prefix}{name}");
-    let opts = TlsOptions {
+    Ok(TlsOptions {
         verify_peer: r.get(&key("verify_peer"))?,
         root_cert_files: r
             .get::<Vec<String>>(&key("root_cert_files"))?
@@ -58,8 +58,27 @@ fn tls_setup(r: &Reader<'_>, prefix: &str) -> Result<tls::TlsSetup, Error> {
         pin_roots: r.get(&key("pin_roots"))?,
         cert_chain_file: r.path(&key("cert_chain_file"))?,
         private_key_file: r.path(&key("private_key_file"))?,
-    };
-    tls::setup(&opts).map_err(|m| config_error(r.ruby, m))
+    })
+}
+
+/// The TLS configuration under the keys with this prefix.
+fn tls_setup(r: &Reader<'_>, prefix: &str) -> Result<tls::TlsSetup, Error> {
+    tls::setup(&tls_opts(r, prefix)?).map_err(|m| config_error(r.ruby, m))
+}
+
+/// The `tls:` options for a wss:// URL, None for ws://.
+pub fn tls_options(ruby: &Ruby, hash: RHash) -> Result<Option<TlsOptions>, Error> {
+    let r = Reader { ruby, hash };
+    if !r.get::<bool>("secure")? {
+        return Ok(None);
+    }
+    tls_opts(&r, "").map(Some)
+}
+
+/// True when the client has a logger: the core then reports each dial step.
+pub fn wants_log(ruby: &Ruby, hash: RHash) -> Result<bool, Error> {
+    let r = Reader { ruby, hash };
+    Ok(r.get::<Option<bool>>("log")?.unwrap_or(false))
 }
 
 /// Builds the dial target and timing from the normalised option Hash.
@@ -107,6 +126,7 @@ pub fn read(ruby: &Ruby, hash: RHash) -> Result<(Target, Timing), Error> {
         open_timeout,
         max_head: r.get("max_handshake_size")?,
         ws_config,
+        trace: None,
     };
     let timing = Timing {
         close_timeout: r

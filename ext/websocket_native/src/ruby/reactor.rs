@@ -12,6 +12,7 @@ const PONG: i64 = 3;
 const ERROR: i64 = 4;
 const CLOSE: i64 = 5;
 const DRAIN: i64 = 6;
+const TRACE: i64 = 7;
 
 /// Payload bytes one drain hands to Ruby at most (one larger message still goes alone).
 const BATCH_BYTES: usize = 1024 * 1024;
@@ -95,6 +96,11 @@ fn push_event(ruby: &Ruby, out: RArray, event: Event) -> Result<(), Error> {
             out.push(code)?;
             out.push(ruby.str_new(&reason))?;
             out.push(clean)?;
+        }
+        Kind::Trace { step, line } => {
+            out.push(TRACE)?;
+            out.push(ruby.str_new(step.name()))?;
+            out.push(ruby.str_new(&line))?;
         }
     }
     while out.len() < start + STRIDE {

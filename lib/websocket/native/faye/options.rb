@@ -8,7 +8,8 @@ module Faye
     class NativeOptions
       FAYE_KEYS = %i[headers extensions max_length ping proxy tls].freeze
       # websocket-native's own options, accepted here too.
-      NATIVE_KEYS = %i[connect_timeout close_timeout pong_timeout send_limit binary_data_format binary_strings reconnect].freeze
+      NATIVE_KEYS = %i[connect_timeout close_timeout pong_timeout send_limit binary_data_format binary_strings reconnect
+                       logger].freeze
       # The largest send_limit the core accepts: in effect none.
       UNLIMITED = (2**62) - 1
       TLS_KEYS = %i[root_cert_file verify_peer sni_hostname cert_chain_file private_key_file].freeze
@@ -41,7 +42,7 @@ module Faye
         native[:headers] = headers(@options[:headers]) if @options[:headers]
         native[:tls] = tls(@options[:tls]) if @options[:tls]
         native[:proxy] = proxy(@options[:proxy]) if proxy?
-        %i[max_length ping pong_timeout send_limit connect_timeout close_timeout reconnect].each do |key|
+        %i[max_length ping pong_timeout send_limit connect_timeout close_timeout reconnect logger].each do |key|
           native[key] = @options[key] if @options.key?(key)
         end
         extensions(@options[:extensions])
