@@ -167,6 +167,24 @@ RSpec.describe "websocket-native doctor" do
     expect(flat(out)).to include("[FAIL] URL", "must start with ws:// or wss://")
   end
 
+  it "walks an https:// proxy: TLS to the proxy (trusting --ca too), then CONNECT and TLS inside the tunnel" do
+    proxy = Support::ConnectProxy.new(tls: true)
+    out, _, code = doctor(nginx.url, "--ca", ca, "--proxy", proxy.url)
+    expect(code).to eq(0), out
+    expect(flat(out)).to include("CONNECT localhost:#{nginx.port} via 127.0.0.1:#{proxy.port} (from --proxy)",
+                                 "TLS to the proxy: TLS")
+    expect(out).to match(/^\[ok\]   TLS/)
+    expect(proxy.requests.pop).to start_with("CONNECT localhost:#{nginx.port} HTTP/1.1")
+
+    proxy.requests.clear # the first run's no-SNI attempt tunnelled too
+    out, _, code = doctor(nginx.url, "--proxy", proxy.url)
+    expect(code).to eq(6)
+    expect(flat(out)).to include("TLS handshake with the proxy 127.0.0.1:#{proxy.port} failed")
+    expect(proxy.requests).to be_empty
+  ensure
+    proxy&.stop
+  end
+
   context "through tinyproxy", if: Support::Tinyproxy.available? do
     it "tunnels through a real CONNECT proxy, also when given by https_proxy" do
       proxy = Support::Tinyproxy.new(connect_ports: [nginx.port])

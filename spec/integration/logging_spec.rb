@@ -60,9 +60,9 @@ RSpec.describe "connection step logging" do
     WebSocket::Native.logger = logger
     traces = 0
     count = Module.new do
-      define_method(:receive) do |kind, args|
+      define_method(:handle_event) do |kind, *args|
         traces += 1 if kind == WebSocket::Native::Reactor::TRACE
-        super(kind, args)
+        super(kind, *args)
       end
     end
     WebSocket::Native::Client.new(server.url("/echo"), logger: false) do |ws|

@@ -64,8 +64,17 @@ module WebSocket
           tls = { sni_hostname: @sni, verify_peer: (@insecure ? false : nil) }.compact
           tls[:extra_ca_file] = @ca_files unless @ca_files.empty?
           options = { headers: @headers, tls: tls, connect_timeout: @timeout }
-          options[:proxy] = proxy if proxy
+          options[:proxy] = proxy_option if proxy
           options
+        end
+
+        # The proxy for the client: an https:// proxy's TLS takes --ca and --insecure too.
+        def proxy_option
+          return proxy unless proxy.downcase.start_with?("https:")
+
+          tls = { verify_peer: (@insecure ? false : nil) }.compact
+          tls[:extra_ca_file] = @ca_files unless @ca_files.empty?
+          tls.empty? ? proxy : { origin: proxy, tls: tls }
         end
 
         # @return [String, nil] the proxy URL: --proxy, else the environment's
@@ -98,7 +107,7 @@ module WebSocket
             o.on("--ca FILE", "trust this CA file too (PEM; repeatable)") { |f| @ca_files << f }
             o.on("--sni NAME", "present this name (SNI and Host) instead of the URL host") { |n| @sni = n }
             o.on("-k", "--insecure", "do not check the server certificate") { @insecure = true }
-            o.on("--proxy URL", "an http:// CONNECT proxy (default: $https_proxy for wss://)") { |u| @proxy = u }
+            o.on("--proxy URL", "an http:// or https:// CONNECT proxy (default: $https_proxy for wss://)") { |u| @proxy = u }
             o.on("--no-proxy", "ignore the proxy environment variables") { @no_env_proxy = true }
             o.on("--timeout SECONDS", Float, "limit for each step (default 10)") { |s| @timeout = positive(s) }
             yield o
