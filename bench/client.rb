@@ -3,7 +3,7 @@
 # One benchmark run in a fresh process (so memory and CPU figures are its own). Prints one line of
 # `key=value` pairs. Used by bench/run.rb; see `rake bench`.
 #
-#   IMPL=native|faye_layer|faye ruby bench/client.rb pipelined URL SIZE WINDOW SECONDS
+#   IMPL=native|faye_layer|faye [LOG=debug] ruby bench/client.rb pipelined URL SIZE WINDOW SECONDS
 #   IMPL=... ruby bench/client.rb rtt URL SIZE COUNT
 #   IMPL=... ruby bench/client.rb idle URL COUNT [CA_FILE]
 
@@ -11,7 +11,7 @@ IMPL = ENV.fetch("IMPL")
 case IMPL
 when "faye" then require "eventmachine"; require "faye/websocket"
 when "faye_layer" then require "websocket/native/faye"
-when "native" then require "websocket/native"
+when "native" then require "websocket/native"; require "logger"
 else abort "IMPL must be native, faye_layer or faye"
 end
 
@@ -34,10 +34,13 @@ def finish
 end
 
 def client(url, ca_file = nil)
-  tls = ca_file ? { tls: { root_cert_file: ca_file } } : {}
   if IMPL == "native"
-    WebSocket::Native::Client.new(url, nil, **tls)
+    options = ca_file ? { tls: { ca_file: ca_file } } : {}
+    # LOG=debug: a logger that takes every line, to show what logging costs on the message path.
+    options[:logger] = Logger.new(File::NULL, level: ENV["LOG"]) if ENV["LOG"]
+    WebSocket::Native::Client.new(url, nil, **options)
   else
+    tls = ca_file ? { tls: { root_cert_file: ca_file } } : {}
     Faye::WebSocket::Client.new(url, nil, tls)
   end
 end

@@ -47,7 +47,8 @@ module Bench
     command = if impl == "plain"
                 [PLAIN, *args.map(&:to_s)]
               else
-                [{ "IMPL" => impl }, RbConfig.ruby, "-I", File.join(ROOT, "lib"), File.join(__dir__, "client.rb"),
+                env = impl == "native_logged" ? { "IMPL" => "native", "LOG" => "debug" } : { "IMPL" => impl }
+                [env, RbConfig.ruby, "-I", File.join(ROOT, "lib"), File.join(__dir__, "client.rb"),
                  *args.map(&:to_s)]
               end
     out = nil
@@ -120,6 +121,17 @@ module Bench
     end
   end
 
+  # The gem with and without a logger (at debug) in the same run: logging touches only the dial
+  # steps, so the message path should not notice.
+  def logging_cost
+    results = measure(%w[native native_logged], "pipelined", @server.url("/bench"), 32, window(32), SECONDS)
+    @peer = ""
+    row("pipelined 32 B, no logger (msg/s)", results) { |r| r[:messages] / r[:seconds] }
+    row("pipelined 32 B, logger at debug (msg/s)", { "native" => results["native_logged"] }) do |r|
+      r[:messages] / r[:seconds]
+    end
+  end
+
   def peer_share(runs)
     share = median(runs.map { |r| r[:peer_cpu] / r[:seconds] })
     share ? format("%.0f%%", share * 100) : ""
@@ -170,8 +182,9 @@ module Bench
     @peer = ""
     warn "bench: #{FULL ? 'full' : 'short'} run (BENCH_FULL=1 for the full one); " \
          "#{faye? ? '' : 'faye-websocket + eventmachine not installed; '}#{Etc.nprocessors} cores"
-    only = ENV.fetch("BENCH_ONLY", "pipelined,rtt,idle").split(",")
+    only = ENV.fetch("BENCH_ONLY", "pipelined,logging,rtt,idle").split(",")
     pipelined if only.include?("pipelined")
+    logging_cost if only.include?("logging")
     round_trips if only.include?("rtt")
     idle if only.include?("idle")
     puts

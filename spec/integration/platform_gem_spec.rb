@@ -28,7 +28,7 @@ RSpec.describe "platform gem" do
     expect(spec.extensions).to be_empty
     expect(spec.required_ruby_version).to eq(Gem::Requirement.new(">= #{abi}", "< #{abi.succ}.dev"))
     expect(spec.files).to include("lib/websocket/native/#{abi}/websocket_native.so", "README.md", "LICENSE",
-                                  "CHANGELOG.md", "lib/websocket/native/faye.rb")
+                                  "CHANGELOG.md", "lib/websocket/native/faye.rb", "exe/websocket-native")
     expect(spec.files.grep(%r{\A(ext|testserver|target|tmp)/|\.rs\z|\ACargo})).to be_empty
 
     Dir.mktmpdir("websocket-native-platform-gem") do |dir|
@@ -69,6 +69,12 @@ RSpec.describe "platform gem" do
       expect(status).to be_success, out
       expect(out.lines.map(&:chomp)).to eq(["native got hello", "native close 1000", "faye got hello",
                                             "faye close 1000", library, "[]"])
+
+      # The operator tools from the platform gem (RubyGems' wrapper), through the same edge.
+      exe = File.join(gem_home, "bin", "websocket-native")
+      out, status = sandbox.run(env, "ruby", exe, "doctor", nginx.url("/echo"), timeout: 60, chdir: dir)
+      expect(status).to be_success, out
+      expect(out).to include("Verdict: every step works (exit 0).")
     end
   end
 end
