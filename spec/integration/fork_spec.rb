@@ -19,6 +19,45 @@ RSpec.describe "fork" do
     end
   end
 
+  def fork_sleeper
+    reader, writer = IO.pipe
+    child = fork do
+      reader.close
+      writer.puts("ready") # the fork hook has run by now
+      writer.close
+      sleep 30
+      exit!(0)
+    end
+    writer.close
+    expect(Timeout.timeout(10) { reader.gets }).to eq("ready\n")
+    child
+  end
+
+  it "also closes a socket that is still dialing (here waiting for the upgrade reply)" do
+    listener = TCPServer.new("127.0.0.1", 0)
+    port = listener.addr[1]
+    accepted = Thread.new { listener.accept } # takes the connection and never answers
+    ws = WebSocket::Native::Client.new("ws://127.0.0.1:#{port}/", connect_timeout: 30)
+    peer = Timeout.timeout(10) { accepted.value }
+    inodes = client_inodes(port)
+    expect(inodes.size).to eq(1)
+    expect(socket_inodes(Process.pid)).to include(*inodes)
+
+    child = fork_sleeper
+    expect(socket_inodes(child) & inodes).to eq([])
+    ws.close
+    # The parent's socket goes away with the dial, so the server sees the FIN while the child lives.
+    expect(Timeout.timeout(10) { peer.read }).to start_with("GET / HTTP/1.1\r\n")
+    expect(Process.waitpid(child, Process::WNOHANG)).to be_nil
+  ensure
+    if child
+      Process.kill("KILL", child)
+      Process.wait(child)
+    end
+    peer&.close
+    listener&.close
+  end
+
   it "closes the parent's connection sockets in the child at fork time; the parent's keep working" do
     server = Support::FinWatchServer.new
     echoed = Queue.new
@@ -34,16 +73,7 @@ RSpec.describe "fork" do
     expect(inodes.size).to eq(3)
     expect(socket_inodes(Process.pid)).to include(*inodes)
 
-    reader, writer = IO.pipe
-    child = fork do
-      reader.close
-      writer.puts("ready") # the fork hook has run by now
-      writer.close
-      sleep 30
-      exit!(0)
-    end
-    writer.close
-    expect(Timeout.timeout(10) { reader.gets }).to eq("ready\n")
+    child = fork_sleeper
     expect(socket_inodes(child) & inodes).to eq([])
 
     clients.each_with_index { |ws, i| ws.send("after fork #{i}") }

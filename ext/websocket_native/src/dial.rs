@@ -9,7 +9,6 @@ use std::time::Duration;
 
 use futures_util::stream::{FuturesUnordered, StreamExt};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
-use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
 use tokio_tungstenite::tungstenite::handshake::client::generate_key;
 use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
@@ -18,6 +17,7 @@ use tokio_tungstenite::WebSocketStream;
 
 use crate::dns;
 use crate::inbox::Step;
+use crate::sockets::Tcp;
 use crate::tls::{self, TlsSetup};
 use crate::transport::Transport;
 
@@ -342,14 +342,14 @@ const NEXT_ADDRESS_DELAY: Duration = Duration::from_millis(250);
 /// Connects to the first address that answers. Families alternate and a new attempt starts every
 /// 250 ms while earlier ones are pending, so one black-holed address (often a broken IPv6 route)
 /// does not use up the whole connect_timeout.
-async fn connect(host: &str, addrs: &[SocketAddr]) -> Result<TcpStream, Failure> {
+async fn connect(host: &str, addrs: &[SocketAddr]) -> Result<Tcp, Failure> {
     let mut queue = interleave_families(addrs).into_iter();
     let mut pending = FuturesUnordered::new();
     let mut errors = Vec::new();
     // Each pass starts the next address: first, after a failure, or when the delay has passed.
     loop {
         if let Some(addr) = queue.next() {
-            pending.push(async move { (addr, TcpStream::connect(addr).await) });
+            pending.push(async move { (addr, Tcp::connect(addr).await) });
         }
         if pending.is_empty() {
             break;
@@ -357,10 +357,7 @@ async fn connect(host: &str, addrs: &[SocketAddr]) -> Result<TcpStream, Failure>
         let more = queue.len() > 0;
         tokio::select! {
             Some((addr, result)) = pending.next() => match result {
-                Ok(stream) => {
-                    let _ = stream.set_nodelay(true);
-                    return Ok(stream);
-                }
+                Ok(stream) => return Ok(stream),
                 Err(e) => errors.push(format!("{addr}: {}", tcp_words(&e))),
             },
             () = tokio::time::sleep(NEXT_ADDRESS_DELAY), if more => {}

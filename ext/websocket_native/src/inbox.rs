@@ -181,6 +181,17 @@ impl Inbox {
         }
     }
 
+    /// Puts taken events back at the front, in their order, for the next `take` (a batch that
+    /// could not be handed to Ruby). Their budget was already released; they stay uncounted.
+    pub fn give_back(&self, events: Vec<Event>) {
+        let mut st = self.lock();
+        for event in events.into_iter().rev() {
+            st.queue.push_front(event);
+        }
+        drop(st);
+        self.signal();
+    }
+
     /// Makes a waiting reactor return (stop, a new timer, a scheduled block). Safe in a trap.
     pub fn wake(&self) {
         self.signal();
@@ -215,5 +226,42 @@ impl Inbox {
             }
         }
         taken
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn closes(events: &[Event]) -> Vec<(u64, u16)> {
+        events
+            .iter()
+            .map(|e| match &e.kind {
+                Kind::Close { code, .. } => (e.conn, *code),
+                other => panic!("unexpected event {other:?}"),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn gives_back_a_batch_in_order_before_later_events() -> io::Result<()> {
+        let inbox = Inbox::new()?;
+        let close = |code| Kind::Close {
+            code,
+            reason: String::new(),
+            clean: true,
+        };
+        for (conn, code) in [(1, 1000), (2, 1001), (3, 1002)] {
+            inbox.push(conn, close(code));
+        }
+        let batch = inbox.take(2, usize::MAX);
+        inbox.push(4, close(1003));
+        inbox.give_back(batch);
+        let all = inbox.take(10, usize::MAX);
+        assert_eq!(
+            closes(&all),
+            vec![(1, 1000), (2, 1001), (3, 1002), (4, 1003)]
+        );
+        Ok(())
     }
 }

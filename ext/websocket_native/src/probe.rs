@@ -7,7 +7,6 @@ use std::time::{Duration, Instant};
 
 use futures_util::{SinkExt, StreamExt};
 use tokio::io::{AsyncRead, AsyncWrite};
-use tokio::net::TcpStream;
 use tokio_rustls::client::TlsStream;
 use tokio_tungstenite::tungstenite::handshake::client::generate_key;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
@@ -17,6 +16,7 @@ use tokio_tungstenite::WebSocketStream;
 
 use crate::dial::{self, Failure, Target};
 use crate::inbox::Step;
+use crate::sockets::Tcp;
 use crate::tls::{self, SeenChain, TlsOptions};
 use crate::transport::Transport;
 
@@ -146,8 +146,8 @@ pub async fn run(target: Target, settings: Settings) -> Vec<StepReport> {
 /// The stream the target's TLS (or upgrade) runs over: TCP, or TLS to an https:// proxy.
 #[allow(clippy::large_enum_variant)] // one per doctor run, moved once
 enum Hop {
-    Tcp(TcpStream),
-    Tls(TlsStream<TcpStream>),
+    Tcp(Tcp),
+    Tls(TlsStream<Tcp>),
 }
 
 /// DNS, TCP to every address, and the proxy tunnel.
@@ -239,14 +239,13 @@ fn dial_name(host: &str, port: u16) -> String {
 }
 
 /// Tries every address in turn (unlike the client, which races them) so each gets a verdict.
-async fn connect_each(addrs: &[SocketAddr], limit: Duration) -> (Option<TcpStream>, Value) {
+async fn connect_each(addrs: &[SocketAddr], limit: Duration) -> (Option<Tcp>, Value) {
     let mut first = None;
     let mut attempts = Vec::new();
     for addr in addrs.iter().take(MAX_ADDRESSES) {
         let started = Instant::now();
-        let (ok, result) = match tokio::time::timeout(limit, TcpStream::connect(addr)).await {
+        let (ok, result) = match tokio::time::timeout(limit, Tcp::connect(*addr)).await {
             Ok(Ok(stream)) => {
-                let _ = stream.set_nodelay(true);
                 if first.is_none() {
                     first = Some(stream);
                 }

@@ -4,9 +4,18 @@
 //! A lock-free bitmap keyed by descriptor: a fork can happen while a tokio thread adds a socket,
 //! and a lock held at that moment would stay held in the child for ever.
 
-use std::os::fd::{FromRawFd, OwnedFd, RawFd};
+use std::io;
+use std::net::SocketAddr;
+use std::ops::Deref;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::pin::Pin;
 use std::ptr;
 use std::sync::atomic::{AtomicPtr, AtomicU64, Ordering};
+use std::task::{Context, Poll};
+
+use socket2::{Domain, Protocol, Socket, Type};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::TcpStream;
 
 /// Words per chunk: 65,536 descriptors; chunks are made on first use and never freed.
 const WORDS: usize = 1024;
@@ -36,6 +45,90 @@ pub fn own(fd: RawFd) -> Owned {
     };
     word.fetch_or(bit, Ordering::AcqRel);
     Owned(Some((word, bit)))
+}
+
+/// A TCP stream recorded from the moment its socket exists (also while it connects, and through
+/// the proxy, TLS and upgrade steps), so a fork in the middle of a dial is covered too.
+pub struct Tcp {
+    // First, so it drops before the socket closes.
+    _owned: Owned,
+    stream: TcpStream,
+}
+
+impl Tcp {
+    /// Connects to `addr` (no Nagle delay); the socket is recorded before the SYN goes out.
+    pub async fn connect(addr: SocketAddr) -> io::Result<Tcp> {
+        let socket = Socket::new(
+            Domain::for_address(addr),
+            Type::STREAM.nonblocking(),
+            Some(Protocol::TCP),
+        )?;
+        // Declared after `socket`, so on every early return it drops first.
+        let owned = own(socket.as_raw_fd());
+        match socket.connect(&addr.into()) {
+            Ok(()) => {}
+            Err(e) if e.raw_os_error() == Some(libc::EINPROGRESS) => {}
+            Err(e) => return Err(e),
+        }
+        let _ = socket.set_tcp_nodelay(true);
+        let tcp = Tcp {
+            _owned: owned,
+            stream: TcpStream::from_std(std::net::TcpStream::from(socket))?,
+        };
+        tcp.stream.writable().await?;
+        match tcp.stream.take_error()? {
+            Some(e) => Err(e),
+            None => Ok(tcp),
+        }
+    }
+}
+
+impl Deref for Tcp {
+    type Target = TcpStream;
+
+    fn deref(&self) -> &TcpStream {
+        &self.stream
+    }
+}
+
+impl AsyncRead for Tcp {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().stream).poll_read(cx, buf)
+    }
+}
+
+impl AsyncWrite for Tcp {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.get_mut().stream).poll_write(cx, buf)
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.get_mut().stream).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.stream.is_write_vectored()
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().stream).poll_flush(cx)
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().stream).poll_shutdown(cx)
+    }
 }
 
 fn slot(fd: RawFd) -> Option<(&'static AtomicU64, u64)> {

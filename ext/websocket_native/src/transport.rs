@@ -3,7 +3,6 @@
 //! that made progress (the close deadline is measured from it: a slow reader is not a dead one).
 
 use std::io;
-use std::os::fd::AsRawFd;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -12,10 +11,9 @@ use std::time::Instant;
 
 use once_cell::sync::Lazy;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
-use tokio::net::TcpStream;
 use tokio_rustls::client::TlsStream;
 
-use crate::sockets;
+use crate::sockets::Tcp;
 
 static CLOCK_BASE: Lazy<Instant> = Lazy::new(Instant::now);
 
@@ -25,14 +23,12 @@ pub fn now_ms() -> u64 {
 }
 
 enum Inner {
-    Plain(TcpStream),
-    Tls(Box<TlsStream<TcpStream>>),
-    TlsInTls(Box<TlsStream<TlsStream<TcpStream>>>),
+    Plain(Tcp),
+    Tls(Box<TlsStream<Tcp>>),
+    TlsInTls(Box<TlsStream<TlsStream<Tcp>>>),
 }
 
 pub struct Transport {
-    // First, so it drops before the socket closes (see sockets::Owned).
-    _owned: sockets::Owned,
     inner: Inner,
     last_write: Arc<AtomicU64>,
     /// Bytes read past the upgrade reply, handed out before the socket is read again. Replaying
@@ -41,26 +37,20 @@ pub struct Transport {
 }
 
 impl Transport {
-    pub fn plain(stream: TcpStream) -> Self {
+    pub fn plain(stream: Tcp) -> Self {
         Self::new(Inner::Plain(stream))
     }
 
-    pub fn tls(stream: TlsStream<TcpStream>) -> Self {
+    pub fn tls(stream: TlsStream<Tcp>) -> Self {
         Self::new(Inner::Tls(Box::new(stream)))
     }
 
-    pub fn tls_in_tls(stream: TlsStream<TlsStream<TcpStream>>) -> Self {
+    pub fn tls_in_tls(stream: TlsStream<TlsStream<Tcp>>) -> Self {
         Self::new(Inner::TlsInTls(Box::new(stream)))
     }
 
     fn new(inner: Inner) -> Self {
-        let tcp = match &inner {
-            Inner::Plain(s) => s,
-            Inner::Tls(s) => s.get_ref().0,
-            Inner::TlsInTls(s) => s.get_ref().0.get_ref().0,
-        };
         Transport {
-            _owned: sockets::own(tcp.as_raw_fd()),
             inner,
             last_write: Arc::new(AtomicU64::new(now_ms())),
             leftover: Vec::new(),

@@ -24,10 +24,15 @@ const STRIDE: usize = 5;
 /// without waiting, flat (STRIDE slots each, unused ones nil) so a batch costs Ruby one Array
 /// instead of one per event. To wait, Ruby waits for `wakeup_fd` to become readable, then drains.
 fn drain(ruby: &Ruby, max: usize) -> Result<RArray, Error> {
-    let events = process(ruby)?.inbox.take(max, BATCH_BYTES);
+    let inbox = &process(ruby)?.inbox;
+    let events = inbox.take(max, BATCH_BYTES);
     let out = ruby.ary_new_capa(events.len() * STRIDE);
-    for event in events {
-        push_event(ruby, out, event)?;
+    for event in &events {
+        if let Err(e) = push_event(ruby, out, event) {
+            // Out of memory or the like: nothing of this batch is lost; the next drain retries it.
+            inbox.give_back(events);
+            return Err(e);
+        }
     }
     Ok(out)
 }
@@ -48,25 +53,25 @@ fn process(ruby: &Ruby) -> Result<std::sync::Arc<runtime::Process>, Error> {
 
 /// Appends `conn_id, kind, a, b, c`. Every Ruby object goes into the array as soon as it is
 /// made: a Ruby value held only in a Rust heap allocation is invisible to the GC and may be freed.
-fn push_event(ruby: &Ruby, out: RArray, event: Event) -> Result<(), Error> {
+fn push_event(ruby: &Ruby, out: RArray, event: &Event) -> Result<(), Error> {
     let start = out.len();
     out.push(event.conn)?;
-    match event.kind {
+    match &event.kind {
         Kind::Open {
             protocol,
             status,
             headers,
         } => {
             out.push(OPEN)?;
-            out.push(ruby.str_new(&protocol))?;
-            out.push(status)?;
+            out.push(ruby.str_new(protocol))?;
+            out.push(*status)?;
             let pairs = ruby.ary_new_capa(headers.len());
             out.push(pairs)?;
             for (k, v) in headers {
                 let pair = ruby.ary_new_capa(2);
                 pairs.push(pair)?;
-                pair.push(ruby.str_new(&k))?;
-                pair.push(ruby.str_new(&v))?;
+                pair.push(ruby.str_new(k))?;
+                pair.push(ruby.str_new(v))?;
             }
         }
         Kind::Text(t) => {
@@ -75,17 +80,17 @@ fn push_event(ruby: &Ruby, out: RArray, event: Event) -> Result<(), Error> {
         }
         Kind::Binary(b) => {
             out.push(BINARY)?;
-            out.push(ruby.str_from_slice(&b))?;
+            out.push(ruby.str_from_slice(b))?;
         }
         Kind::Pong(p) => {
             out.push(PONG)?;
-            out.push(ruby.str_from_slice(&p))?;
+            out.push(ruby.str_from_slice(p))?;
         }
         Kind::Drain => out.push(DRAIN)?,
         Kind::Error { step, message } => {
             out.push(ERROR)?;
             out.push(ruby.str_new(step.name()))?;
-            out.push(ruby.str_new(&message))?;
+            out.push(ruby.str_new(message))?;
         }
         Kind::Close {
             code,
@@ -93,14 +98,14 @@ fn push_event(ruby: &Ruby, out: RArray, event: Event) -> Result<(), Error> {
             clean,
         } => {
             out.push(CLOSE)?;
-            out.push(code)?;
-            out.push(ruby.str_new(&reason))?;
-            out.push(clean)?;
+            out.push(*code)?;
+            out.push(ruby.str_new(reason))?;
+            out.push(*clean)?;
         }
         Kind::Trace { step, line } => {
             out.push(TRACE)?;
             out.push(ruby.str_new(step.name()))?;
-            out.push(ruby.str_new(&line))?;
+            out.push(ruby.str_new(line))?;
         }
     }
     while out.len() < start + STRIDE {
