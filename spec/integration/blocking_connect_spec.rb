@@ -151,4 +151,29 @@ RSpec.describe "WebSocket::Native.connect" do
     peer&.close
     listener&.close
   end
+
+  describe "with reconnect:" do
+    it "keeps receive waiting across lost links, and raises ConnectionClosed only after the final close" do
+      ws = Timeout.timeout(10) do
+        WebSocket::Native.connect(server.url("/close?ms=100&code=1001"), reconnect: { initial: 0.05, max: 0.1 })
+      end
+      reconnects = Queue.new
+      ws.on(:reconnect) { |e| reconnects << e.attempt }
+      expect(ws.receive(timeout: 1.5)).to be_nil # each link closed with 1001 meanwhile; no ConnectionClosed
+      expect(reconnects.size).to be >= 2
+      ws.close
+      expect { ws.receive(timeout: 5) }.to raise_error(WebSocket::Native::ConnectionClosed)
+      expect(ws.ready_state).to eq(WebSocket::Native::Client::CLOSED)
+    end
+
+    it "raises the give-up error when no link ever opened" do
+      port = Support::ServerProcess.free_port
+      expect do
+        Timeout.timeout(15) do
+          WebSocket::Native.connect("ws://127.0.0.1:#{port}/", reconnect: { initial: 0.05, max: 0.05, attempts: 2 })
+        end
+      end.to raise_error(WebSocket::Native::ConnectionError,
+                         /no more reconnect attempts: gave up after 2 attempts .*127\.0\.0\.1:#{port}: connection refused/)
+    end
+  end
 end

@@ -89,6 +89,7 @@ module WebSocket
         count, bytes = @outbox.discard
         if why
           failed(:connection, "#{@url}: no more reconnect attempts: #{why}; the last failure was: #{reason}")
+          @inbox&.failed(@last_error) # the error WebSocket::Native.connect raises when no link ever opened
           reason = "#{reason}; #{why}"
         end
         return reason if count.zero?
