@@ -36,13 +36,12 @@ RSpec.describe "gem build and gem install" do
         .to eq(["got hello", "close 1000", File.join(installed, "lib/websocket/websocket_native.so")])
 
       # The operator tools work from the installed gem (RubyGems' own wrapper in bin/).
-      exe = File.join(dir, "gems", "bin", "websocket-native")
-      gem_env = clean.merge("GEM_PATH" => File.join(dir, "gems"), "GEM_HOME" => File.join(dir, "gems"))
-      out, status = Open3.capture2e(gem_env, "timeout", "60", RbConfig.ruby, exe, "version", chdir: dir)
+      exe = File.join(gem_home, "bin", "websocket-native")
+      out, status = sandbox.run(sandbox.gem_env(gem_home), RbConfig.ruby, exe, "version", timeout: 60, chdir: dir)
       expect(status).to be_success, out
       expect(out).to include("websocket-native #{WebSocket::Native::VERSION}", "rustls 0.23.", "tungstenite 0.30.")
-      out, status = Open3.capture2e(gem_env, "timeout", "60", RbConfig.ruby, exe, "doctor",
-                                    Support::TestServer.instance.url("/echo"), chdir: dir)
+      out, status = sandbox.run(sandbox.gem_env(gem_home), RbConfig.ruby, exe, "doctor",
+                                Support::TestServer.instance.url("/echo"), timeout: 60, chdir: dir)
       expect(status).to be_success, out
       expect(out).to include("Verdict: every step works (exit 0).")
     end
