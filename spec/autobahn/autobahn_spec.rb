@@ -14,24 +14,12 @@ module AutobahnCases
   PARALLEL = 4 # cases at once; the whole run takes seconds instead of minutes
   ACCEPTED = %w[OK INFORMATIONAL].freeze
 
-  # Cases that are only NON-STRICT until the two strictness behaviours of issue 15 land. The
-  # follow-up must empty this list; nothing else may be NON-STRICT. (Several of them come out OK
-  # in some runs: the race between our echo and the session's failure decides.)
-  KNOWN_PENDING = {
-    # A valid message, then a protocol violation: the echo must go out before our close frame.
-    "replies before the failure" => %w[3.2 3.3 3.4 4.1.3 4.1.4 4.1.5 4.2.3 4.2.4 4.2.5 5.15],
-    # Invalid UTF-8 inside a text message must fail when its fragment arrives, not at the end.
-    "fail fast on invalid UTF-8" => %w[6.4.3 6.4.4]
-  }.freeze
-  PENDING_CASES = KNOWN_PENDING.values.flatten.freeze
-
   module_function
 
   # @return [String, nil] why a case's result is not acceptable
   def verdict(id, entry, outdir)
     behavior, close = entry.values_at("behavior", "behaviorClose")
-    allowed = PENDING_CASES.include?(id) ? ACCEPTED + ["NON-STRICT"] : ACCEPTED
-    return if allowed.include?(behavior) && ACCEPTED.include?(close)
+    return if ACCEPTED.include?(behavior) && ACCEPTED.include?(close)
 
     details = JSON.parse(File.read(File.join(outdir, entry["reportfile"])))
     "#{id}: behavior #{behavior} (#{details['result']}), close #{close} (#{details['resultClose']}); " \

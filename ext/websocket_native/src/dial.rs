@@ -804,6 +804,7 @@ pub async fn upgrade_keyed(
     // Not from_partially_read: that starts tungstenite's read buffer without its usual capacity,
     // and every later read then fetches one header or one payload. The transport replays `rest`.
     transport.replay(rest);
+    transport.watch_text();
     let ws =
         WebSocketStream::from_raw_socket(transport, Role::Client, Some(target.ws_config)).await;
     Ok(Opened {

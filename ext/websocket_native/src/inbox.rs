@@ -74,6 +74,9 @@ pub enum Kind {
         reason: String,
         clean: bool,
     },
+    /// The server broke the protocol; Ruby answers with a barrier once the callbacks for every
+    /// earlier event ran (see `session::REPLY_GRACE`).
+    Failing,
     /// A finished dial step, for the connection's logger (only sent when it has one).
     Trace {
         step: Step,

@@ -9,6 +9,7 @@ mod ruby;
 mod runtime;
 mod session;
 mod sockets;
+mod text_watch;
 mod tls;
 mod transport;
 mod waves;

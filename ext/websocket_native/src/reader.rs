@@ -15,6 +15,7 @@ use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 use crate::dial::{seconds, Target};
 use crate::inbox::Kind;
 use crate::session::{Reporter, Shared, Source, Timing};
+use crate::text_watch::InvalidText;
 use crate::transport::now_ms;
 
 /// How long to wait for the server to close TCP after the close frames were exchanged.
@@ -278,6 +279,10 @@ fn failure(e: WsError, target: &Target) -> Ending {
             return ended_without_error(None, target)
         }
         WsError::Protocol(p) => (1002, format!("{server} broke the WebSocket protocol: {}", protocol_words(&p))),
+        WsError::Io(io) if io.get_ref().is_some_and(|e| e.is::<InvalidText>()) => (
+            1007,
+            format!("{server} sent a text message that is not valid UTF-8 ({io})"),
+        ),
         WsError::Io(io) => (
             1006,
             match io.kind() {

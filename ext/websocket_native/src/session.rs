@@ -22,6 +22,10 @@ use crate::transport::Transport;
 use crate::waves;
 use crate::writer::{write_loop, Queue};
 
+/// After the server broke the protocol, how long the replies to its earlier messages may take to
+/// be queued by Ruby and written before our close frame goes out anyway (see `Kind::Failing`).
+const REPLY_GRACE: Duration = Duration::from_secs(1);
+
 pub(crate) type Sink = SplitSink<WebSocketStream<Transport>, Message>;
 pub(crate) type Source = SplitStream<WebSocketStream<Transport>>;
 
@@ -32,6 +36,9 @@ pub enum Command {
     Binary(Vec<u8>),
     Ping(Vec<u8>),
     Close(u16, String),
+    /// Ruby's answer to `Kind::Failing`: every reply its callbacks queued for earlier messages
+    /// is ahead of this in the channel. The writer writes them and hands the sink back.
+    Barrier,
 }
 
 impl Command {
@@ -40,7 +47,7 @@ impl Command {
         match self {
             Command::Text(s) => s.len(),
             Command::Binary(b) => b.len(),
-            Command::Ping(_) | Command::Close(..) => 0,
+            Command::Ping(_) | Command::Close(..) | Command::Barrier => 0,
         }
     }
 
@@ -230,13 +237,28 @@ pub async fn run(
     }
     .run(source, close_rx)
     .await;
-    // Anything the writer still holds was not delivered; stop it and count what is left.
-    let _ = stop_tx.send(());
-    let sink = match tokio::time::timeout(Duration::from_secs(1), &mut writer).await {
-        Ok(Ok(sink)) => sink,
-        _ => {
-            writer.abort();
-            None
+    // The server broke the protocol after messages whose callbacks may still be replying: let
+    // Ruby run them and queue a barrier behind their replies, so those go out before our close.
+    let replied = match ending {
+        Ending::Failed { code, .. } if code != 1006 => {
+            report.push(Kind::Failing);
+            let grace = timing.close_timeout.min(REPLY_GRACE);
+            tokio::time::timeout(grace, &mut writer).await.ok()
+        }
+        _ => None,
+    };
+    let sink = match replied {
+        Some(finished) => finished.ok().flatten(),
+        None => {
+            // Anything the writer still holds was not delivered; stop it and count what is left.
+            let _ = stop_tx.send(());
+            match tokio::time::timeout(Duration::from_secs(1), &mut writer).await {
+                Ok(Ok(sink)) => sink,
+                _ => {
+                    writer.abort();
+                    None
+                }
+            }
         }
     };
     let lost = undelivered(&shared);

@@ -63,6 +63,15 @@ pub(crate) async fn write_loop(
             Command::Text(s) => Message::Text(s.into()),
             Command::Binary(b) => Message::Binary(b.into()),
             Command::Ping(p) => Message::Ping(p.into()),
+            Command::Barrier => {
+                if sink.flush().await.is_err() {
+                    return None;
+                }
+                if shared.written(unflushed.0, unflushed.1) {
+                    report.push(Kind::Drain);
+                }
+                return Some(sink);
+            }
             Command::Close(code, reason) => {
                 let frame = CloseFrame {
                     code: CloseCode::from(code),

@@ -201,6 +201,9 @@ module WebSocket
         when Reactor::ERROR then failed(first.to_sym, second)
         when Reactor::CLOSE then closed(first, second, third)
         when Reactor::TRACE then @log&.step(first, second)
+        # The server broke the protocol: every earlier message's callbacks ran, so their replies
+        # are queued; the barrier lets them go out before the close frame.
+        when Reactor::FAILING then @connection.barrier
         end
       end
 

@@ -9,7 +9,7 @@ module WebSocket
     # first client (or scheduled block) and ends when nothing is left for it to do.
     class Reactor
       BATCH = 512
-      OPEN, TEXT, BINARY, PONG, ERROR, CLOSE, DRAIN, TRACE = (0..7).to_a.freeze
+      OPEN, TEXT, BINARY, PONG, ERROR, CLOSE, DRAIN, TRACE, FAILING = (0..8).to_a.freeze
       # Slots per event in the flat Array Native.drain returns: id, kind and three arguments.
       STRIDE = 5
 

@@ -195,6 +195,12 @@ impl Connection {
         queued
     }
 
+    /// Answers a `Failing` event: queued behind the replies that callbacks sent for the server's
+    /// earlier messages, so they are written before the session's close frame.
+    fn barrier(&self) -> bool {
+        self.enqueue(Command::Barrier).unwrap_or(false)
+    }
+
     /// Bytes given to send that are not yet written to the socket.
     fn buffered_amount(&self) -> usize {
         self.shared.buffered.load(Ordering::Acquire)
@@ -236,6 +242,7 @@ pub fn init(ruby: &Ruby, native: RModule) -> Result<(), Error> {
     class.define_method("send_binary", method!(Connection::send_binary, 1))?;
     class.define_method("ping", method!(Connection::ping, 1))?;
     class.define_method("close", method!(Connection::close, 2))?;
+    class.define_method("barrier", method!(Connection::barrier, 0))?;
     class.define_method("buffered_amount", method!(Connection::buffered_amount, 0))?;
     class.define_method("send_limit", method!(Connection::send_limit, 0))?;
     class.define_method("inbox_bytes", method!(Connection::inbox_bytes, 0))?;

@@ -13,6 +13,7 @@ const ERROR: i64 = 4;
 const CLOSE: i64 = 5;
 const DRAIN: i64 = 6;
 const TRACE: i64 = 7;
+const FAILING: i64 = 8;
 
 /// Payload bytes one drain hands to Ruby at most (one larger message still goes alone).
 const BATCH_BYTES: usize = 1024 * 1024;
@@ -87,6 +88,7 @@ fn push_event(ruby: &Ruby, out: RArray, event: &Event) -> Result<(), Error> {
             out.push(ruby.str_from_slice(p))?;
         }
         Kind::Drain => out.push(DRAIN)?,
+        Kind::Failing => out.push(FAILING)?,
         Kind::Error { step, message } => {
             out.push(ERROR)?;
             out.push(ruby.str_new(step.name()))?;
