@@ -67,6 +67,22 @@ RSpec.describe "strict protocol handling" do
     end
   end
 
+  it "sends the failure's close code even when a callback asks to close meanwhile" do
+    broken = ->(socket) { socket.write(frame(1, "one") + frame(3, "?")) }
+    with_scripted_server(broken) do |port, received|
+      _, log = record("ws://127.0.0.1:#{port}/") do |ws, event|
+        next unless event.first == :message
+
+        ws.send("bye")
+        ws.close(1000, "done")
+      end
+      expect(log.last[1]).to eq(1002)
+      frames = frames_until_eof(received)
+      expect(frames.map(&:first)).to eq([1, 8])
+      expect(frames.last[1].unpack1("n")).to eq(1002)
+    end
+  end
+
   it "fails a text frame at its first invalid byte, while the rest of the frame is still to come" do
     # A 1000-byte text frame of which only 12 bytes ever arrive; the last two are not UTF-8.
     dribble = lambda do |socket|
@@ -77,7 +93,7 @@ RSpec.describe "strict protocol handling" do
       _, log = record("ws://127.0.0.1:#{port}/", limit: 10)
       expect(log.map(&:first)).to eq(%i[open message error close])
       expect(log[1]).to eq([:message, "before"])
-      expect(log[2][1]).to include("not valid UTF-8", "after 10 valid bytes", "as soon as it arrived")
+      expect(log[2][1]).to include("not valid UTF-8", "after 10 valid bytes", "as soon as the bad bytes arrived")
       expect(log.last[1]).to eq(1007)
       close_frame = frames_until_eof(received).last
       expect([close_frame[0], close_frame[1].unpack1("n")]).to eq([8, 1007])

@@ -12,8 +12,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio_rustls::TlsConnector;
 use tokio_tungstenite::tungstenite::handshake::client::generate_key;
 use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
-use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
-use tokio_tungstenite::WebSocketStream;
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 
 use crate::dns;
 use crate::inbox::Step;
@@ -105,7 +104,8 @@ fn fail<T>(step: Step, message: String) -> Result<T, Failure> {
 }
 
 pub struct Opened {
-    pub ws: WebSocketStream<Transport>,
+    /// The upgraded stream; bytes read past the reply are replayed by it first.
+    pub transport: Transport,
     pub protocol: String,
     pub status: u16,
     pub status_line: String,
@@ -801,14 +801,9 @@ pub async fn upgrade_keyed(
         .header("sec-websocket-protocol")
         .unwrap_or("")
         .to_string();
-    // Not from_partially_read: that starts tungstenite's read buffer without its usual capacity,
-    // and every later read then fetches one header or one payload. The transport replays `rest`.
     transport.replay(rest);
-    transport.watch_text();
-    let ws =
-        WebSocketStream::from_raw_socket(transport, Role::Client, Some(target.ws_config)).await;
     Ok(Opened {
-        ws,
+        transport,
         protocol,
         status: reply.status,
         status_line: reply.status_line,

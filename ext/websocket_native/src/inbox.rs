@@ -10,7 +10,6 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use tokio::sync::Notify;
-use tokio_tungstenite::tungstenite::{Bytes, Utf8Bytes};
 
 /// Which protocol step an error belongs to; the Ruby side maps it to an exception class.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -59,10 +58,10 @@ pub enum Kind {
         status: u16,
         headers: Vec<(String, String)>,
     },
-    // Payloads stay in tungstenite's buffers until Ruby copies them once into a String.
-    Text(Utf8Bytes),
-    Binary(Bytes),
-    Pong(Bytes),
+    // Each payload is one allocation, made by the decoder, until Ruby copies it into a String.
+    Text(String),
+    Binary(Vec<u8>),
+    Pong(Vec<u8>),
     /// `buffered_amount` fell to half the send limit after a send was refused for room.
     Drain,
     Error {

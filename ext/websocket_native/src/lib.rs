@@ -1,7 +1,9 @@
 //! websocket-native: a WebSocket client whose sockets, timers and protocol live on tokio, driven from Ruby.
 
+mod decode;
 mod dial;
 mod dns;
+mod encode;
 mod inbox;
 mod probe;
 mod reader;
@@ -9,7 +11,6 @@ mod ruby;
 mod runtime;
 mod session;
 mod sockets;
-mod text_watch;
 mod tls;
 mod transport;
 mod waves;

@@ -1,22 +1,35 @@
 //! The read side of an open connection: messages to the inbox, the close handshake and its
 //! deadlines, liveness (pong_timeout), and the words for how a connection ended.
 
+use std::cell::RefCell;
+use std::collections::VecDeque;
+use std::future::poll_fn;
+use std::io;
 use std::pin::{pin, Pin};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+use std::task::{ready, Context, Poll};
 use std::time::Duration;
 
-use futures_util::StreamExt;
+use tokio::io::{AsyncRead, ReadBuf, ReadHalf};
 use tokio::sync::oneshot;
 use tokio::time::{sleep_until, Instant, Sleep};
-use tokio_tungstenite::tungstenite::error::{CapacityError, ProtocolError};
-use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 
+use crate::decode::{Decoder, Incoming, Violation};
 use crate::dial::{seconds, Target};
 use crate::inbox::Kind;
-use crate::session::{Reporter, Shared, Source, Timing};
-use crate::text_watch::InvalidText;
-use crate::transport::now_ms;
+use crate::session::{Reporter, Shared, Timing};
+use crate::transport::{now_ms, Transport};
+
+pub(crate) type ReadSide = ReadHalf<Transport>;
+
+/// Bytes taken from the socket per read. The buffer belongs to the thread, not the connection:
+/// an idle connection holds none (only a frame still arriving keeps its bytes, in the decoder).
+const READ_SIZE: usize = 64 * 1024;
+
+thread_local! {
+    static SCRATCH: RefCell<Box<[u8]>> = RefCell::new(vec![0; READ_SIZE].into_boxed_slice());
+}
 
 /// How long to wait for the server to close TCP after the close frames were exchanged.
 const CLOSE_GRACE: Duration = Duration::from_secs(1);
@@ -39,7 +52,11 @@ pub(crate) struct Reader<'a> {
 }
 
 impl Reader<'_> {
-    pub async fn run(&self, mut source: Source, mut close_sent: oneshot::Receiver<()>) -> Ending {
+    pub async fn run(&self, mut source: ReadSide, mut close_sent: oneshot::Receiver<()>) -> Ending {
+        let max_length = self.target.ws_config.max_message_size.unwrap_or(usize::MAX);
+        let mut decoder = Decoder::new(max_length);
+        let mut ready: VecDeque<Incoming> = VecDeque::new();
+        let mut violation: Option<Violation> = None;
         let mut peer_close: Option<(u16, String)> = None;
         let mut deadline: Option<Instant> = None;
         let mut waiting_close_sent = true;
@@ -58,6 +75,24 @@ impl Reader<'_> {
         let mut silence_timer = pin!(sleep_until(Instant::now()));
         let mut silence_armed: Option<Instant> = None;
         loop {
+            // What one read decoded goes first, whatever else is due.
+            if let Some(incoming) = ready.pop_front() {
+                self.take(incoming, &mut peer_close, &mut deadline);
+                continue;
+            }
+            if ready.capacity() > 64 {
+                ready = VecDeque::new(); // an idle connection keeps no room for a burst
+            }
+            if let Some(v) = violation.take() {
+                return match peer_close {
+                    // The close frames were exchanged; what came after them does not matter.
+                    Some((code, reason)) => Ending::Clean { code, reason },
+                    None => Ending::Failed {
+                        code: v.code,
+                        message: format!("the server at {} {}", self.target.authority(), v.words),
+                    },
+                };
+            }
             // Ruby is behind: stop reading so TCP pushes back on the server, instead of queueing
             // without bound. Liveness is not judged while we are the slow side.
             let paused = self.shared.budget.used() >= INBOX_BUDGET;
@@ -78,7 +113,7 @@ impl Reader<'_> {
             rearm(deadline_timer.as_mut(), &mut deadline_armed, deadline);
             rearm(silence_timer.as_mut(), &mut silence_armed, silence_limit);
             let next = tokio::select! {
-                m = source.next(), if !paused => m,
+                r = poll_fn(|cx| fill(cx, &mut source, &mut decoder, &mut ready, &mut violation)), if !paused => r,
                 () = freed.as_mut(), if paused => {
                     freed.set(self.shared.budget.freed.notified());
                     continue;
@@ -129,45 +164,67 @@ impl Reader<'_> {
                     return Ending::Failed { code: 1006, message: self.silence_words() };
                 }
             };
-            last_heard = Instant::now();
-            if self.timing.pong_timeout.is_some() {
-                // Any frame proves the link carried something after the outstanding ping.
-                self.shared.ping_outstanding.store(0, Ordering::Release);
-            }
-            match next {
-                Some(Ok(Message::Text(t))) => {
-                    let bytes = t.len();
-                    self.report
-                        .message(Kind::Text(t), bytes, &self.shared.budget);
-                }
-                Some(Ok(Message::Binary(b))) => {
-                    let bytes = b.len();
-                    self.report
-                        .message(Kind::Binary(b), bytes, &self.shared.budget);
-                }
-                Some(Ok(Message::Pong(p))) => self.report.push(Kind::Pong(p)),
-                Some(Ok(Message::Ping(_))) | Some(Ok(Message::Frame(_))) => {}
-                Some(Ok(Message::Close(frame))) => {
-                    let (code, reason) = match frame {
-                        Some(f) => (u16::from(f.code), f.reason.as_str().to_owned()),
-                        None => (1005, String::new()),
-                    };
-                    peer_close = Some((code, reason));
-                    // Both close frames are (or are about to be) exchanged: nothing more can
-                    // arrive. Give the server a moment to hang up first, as RFC 6455 prefers.
-                    let grace = Instant::now() + self.timing.close_timeout.min(CLOSE_GRACE);
-                    deadline = Some(deadline.map_or(grace, |d| d.min(grace)));
-                }
-                None | Some(Err(WsError::ConnectionClosed)) | Some(Err(WsError::AlreadyClosed)) => {
-                    return ended_without_error(peer_close, self.target)
-                }
-                Some(Err(e)) => {
+            let got = match next {
+                Ok(got) => got,
+                Err(e) => {
                     if let Some((code, reason)) = peer_close {
                         // The close frames were exchanged; a reset after that loses nothing.
                         return Ending::Clean { code, reason };
                     }
-                    return failure(e, self.target);
+                    return read_failure(&e, self.target, decoder.in_the_middle());
                 }
+            };
+            if got == 0 {
+                return match peer_close {
+                    Some(_) => ended_without_error(peer_close, self.target),
+                    None if decoder.in_the_middle() => Ending::Failed {
+                        code: 1006,
+                        message: format!(
+                            "the server at {} closed the connection in the middle of a frame",
+                            self.target.authority()
+                        ),
+                    },
+                    None => ended_without_error(None, self.target),
+                };
+            }
+            last_heard = Instant::now();
+            if self.timing.pong_timeout.is_some() {
+                // Any bytes prove the link carried something after the outstanding ping.
+                self.shared.ping_outstanding.store(0, Ordering::Release);
+            }
+        }
+    }
+
+    /// Hands one decoded message on: to Ruby, or as an answer for the writer to send.
+    fn take(
+        &self,
+        incoming: Incoming,
+        peer_close: &mut Option<(u16, String)>,
+        deadline: &mut Option<Instant>,
+    ) {
+        if peer_close.is_some() {
+            return; // nothing counts after the server's close frame
+        }
+        match incoming {
+            Incoming::Text(t) => {
+                let bytes = t.len();
+                self.report
+                    .message(Kind::Text(t), bytes, &self.shared.budget);
+            }
+            Incoming::Binary(b) => {
+                let bytes = b.len();
+                self.report
+                    .message(Kind::Binary(b), bytes, &self.shared.budget);
+            }
+            Incoming::Ping(p) => self.shared.answer_ping(p),
+            Incoming::Pong(p) => self.report.push(Kind::Pong(p)),
+            Incoming::Close(code, reason) => {
+                self.shared.answer_close(code);
+                *peer_close = Some((code, reason));
+                // Both close frames are (or are about to be) exchanged: nothing more can
+                // arrive. Give the server a moment to hang up first, as RFC 6455 prefers.
+                let grace = Instant::now() + self.timing.close_timeout.min(CLOSE_GRACE);
+                *deadline = Some(deadline.map_or(grace, |d| d.min(grace)));
             }
         }
     }
@@ -262,65 +319,42 @@ fn ended_without_error(peer_close: Option<(u16, String)>, target: &Target) -> En
     }
 }
 
-/// Maps a read error to the close code RFC 6455 asks for and a sentence that says what the server did.
-fn failure(e: WsError, target: &Target) -> Ending {
-    let server = format!("the server at {}", target.authority());
-    let (code, message) = match e {
-        WsError::Utf8(detail) => (
-            1007,
-            format!("{server} sent a text message that is not valid UTF-8 ({detail})"),
-        ),
-        WsError::Capacity(CapacityError::MessageTooLong { size, max_size }) => (
-            1009,
-            format!("{server} sent a message of {size} bytes or more, over max_length ({max_size} bytes)"),
-        ),
-        WsError::Capacity(other) => (1009, format!("{server} sent too much: {other}")),
-        WsError::Protocol(ProtocolError::ResetWithoutClosingHandshake) => {
-            return ended_without_error(None, target)
+/// Reads what the socket has into the thread's buffer and decodes it: messages to `ready`, a
+/// violation (after the messages before it) to `violation`. Ready with the bytes read, 0 at EOF.
+fn fill(
+    cx: &mut Context<'_>,
+    source: &mut ReadSide,
+    decoder: &mut Decoder,
+    ready: &mut VecDeque<Incoming>,
+    violation: &mut Option<Violation>,
+) -> Poll<io::Result<usize>> {
+    SCRATCH.with_borrow_mut(|scratch| {
+        let mut buf = ReadBuf::new(scratch);
+        ready!(Pin::new(&mut *source).poll_read(cx, &mut buf))?;
+        let got = buf.filled();
+        if let Err(v) = decoder.feed(got, &mut |m| ready.push_back(m)) {
+            *violation = Some(v);
         }
-        WsError::Protocol(p) => (1002, format!("{server} broke the WebSocket protocol: {}", protocol_words(&p))),
-        WsError::Io(io) if io.get_ref().is_some_and(|e| e.is::<InvalidText>()) => (
-            1007,
-            format!("{server} sent a text message that is not valid UTF-8 ({io})"),
-        ),
-        WsError::Io(io) => (
-            1006,
-            match io.kind() {
-                std::io::ErrorKind::ConnectionReset => format!("the connection to {} was reset (by the server or the network)", target.authority()),
-                std::io::ErrorKind::UnexpectedEof => format!("{server} closed the connection in the middle of a frame"),
-                _ => format!("reading from {} failed: {io}", target.authority()),
-            },
-        ),
-        WsError::Tls(t) => (1006, format!("TLS failure on the connection to {}: {t}", target.authority())),
-        other => (1006, format!("the connection to {} failed: {other}", target.authority())),
-    };
-    Ending::Failed { code, message }
+        Poll::Ready(Ok(got.len()))
+    })
 }
 
-fn protocol_words(p: &ProtocolError) -> String {
-    match p {
-        ProtocolError::MaskedFrameFromServer => {
-            "it sent a masked frame (servers must not mask)".to_string()
-        }
-        ProtocolError::NonZeroReservedBits => {
-            "it set reserved bits (RSV1-3) that no negotiated extension allows".to_string()
-        }
-        ProtocolError::UnknownControlFrameType(op)
-        | ProtocolError::UnknownDataFrameType(op)
-        | ProtocolError::InvalidOpcode(op) => {
-            format!("it used the reserved opcode {op}")
-        }
-        ProtocolError::ControlFrameTooBig => {
-            "it sent a control frame longer than 125 bytes".to_string()
-        }
-        ProtocolError::FragmentedControlFrame => "it sent a fragmented control frame".to_string(),
-        ProtocolError::UnexpectedContinueFrame => {
-            "it sent a continuation frame with no message to continue".to_string()
-        }
-        ProtocolError::ExpectedFragment(_) => {
-            "it started a new message before finishing the previous one".to_string()
-        }
-        ProtocolError::InvalidCloseSequence => "it sent an invalid close frame".to_string(),
-        other => other.to_string(),
+/// A read error: the connection is gone (1006), in words that say what happened.
+fn read_failure(e: &io::Error, target: &Target, in_frame: bool) -> Ending {
+    let message = match e.kind() {
+        io::ErrorKind::ConnectionReset => format!(
+            "the connection to {} was reset (by the server or the network)",
+            target.authority()
+        ),
+        io::ErrorKind::UnexpectedEof if !in_frame => return ended_without_error(None, target),
+        io::ErrorKind::UnexpectedEof => format!(
+            "the server at {} closed the connection in the middle of a frame",
+            target.authority()
+        ),
+        _ => format!("reading from {} failed: {e}", target.authority()),
+    };
+    Ending::Failed {
+        code: 1006,
+        message,
     }
 }

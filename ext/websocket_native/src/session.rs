@@ -3,22 +3,17 @@
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use futures_util::stream::{SplitSink, SplitStream};
-use futures_util::{SinkExt, StreamExt};
+use tokio::io::AsyncWriteExt;
 use tokio::sync::mpsc::UnboundedReceiver;
 use tokio::sync::{oneshot, Notify};
-use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
-use tokio_tungstenite::tungstenite::protocol::CloseFrame;
-use tokio_tungstenite::tungstenite::Message;
-use tokio_tungstenite::WebSocketStream;
 
 use crate::dial::{self, Target};
+use crate::encode;
 use crate::inbox::{Budget, Inbox, Kind, Step};
 use crate::reader::{Ending, Reader};
-use crate::transport::Transport;
 use crate::waves;
 use crate::writer::{write_loop, Queue};
 
@@ -26,8 +21,16 @@ use crate::writer::{write_loop, Queue};
 /// be queued by Ruby and written before our close frame goes out anyway (see `Kind::Failing`).
 const REPLY_GRACE: Duration = Duration::from_secs(1);
 
-pub(crate) type Sink = SplitSink<WebSocketStream<Transport>, Message>;
-pub(crate) type Source = SplitStream<WebSocketStream<Transport>>;
+/// What the reader asks the writer to send: pongs, the reply to the server's close frame.
+#[derive(Default)]
+pub struct Answer {
+    pub pongs: VecDeque<Vec<u8>>,
+    pub close_reply: Option<u16>,
+}
+
+/// Pongs owed at most; a server that pings faster than we can answer gets the latest ones
+/// (RFC 6455 section 5.5.3 allows answering only the most recent ping).
+const PONGS_OWED: usize = 16;
 
 /// What Ruby asks a connection to do; sent in order through one channel.
 #[derive(Debug)]
@@ -78,6 +81,12 @@ pub struct Shared {
     pub ping_outstanding: AtomicU64,
     /// Signalled when `ping_outstanding` is set, so the reader starts the pong deadline at once.
     pub pinged: Notify,
+    /// Set when the server broke the protocol: a close the application asks for meanwhile ends
+    /// the writer like the barrier, so the session's close code (1002, 1007, 1009) goes out.
+    pub failing: AtomicBool,
+    /// Answers the reader asks for; `answer_ready` wakes the writer.
+    answer: Mutex<Answer>,
+    pub answer_ready: Notify,
 }
 
 impl Shared {
@@ -92,7 +101,35 @@ impl Shared {
             budget: Arc::default(),
             ping_outstanding: AtomicU64::new(0),
             pinged: Notify::new(),
+            failing: AtomicBool::new(false),
+            answer: Mutex::default(),
+            answer_ready: Notify::new(),
         }
+    }
+
+    fn answers(&self) -> std::sync::MutexGuard<'_, Answer> {
+        self.answer.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The server pinged: the writer answers with a pong.
+    pub fn answer_ping(&self, payload: Vec<u8>) {
+        let mut answers = self.answers();
+        if answers.pongs.len() == PONGS_OWED {
+            answers.pongs.pop_front();
+        }
+        answers.pongs.push_back(payload);
+        drop(answers);
+        self.answer_ready.notify_one();
+    }
+
+    /// The server closed: the writer replies with its code unless our own close went first.
+    pub fn answer_close(&self, code: u16) {
+        self.answers().close_reply = Some(code);
+        self.answer_ready.notify_one();
+    }
+
+    pub fn take_answer(&self) -> Answer {
+        std::mem::take(&mut *self.answers())
     }
 
     /// Counts a message of `bytes` as queued when it fits under the send limit (or nothing is
@@ -212,8 +249,8 @@ pub async fn run(
         status: opened.status,
         headers: opened.headers,
     });
-    let write_clock = opened.ws.get_ref().write_clock();
-    let (sink, source) = opened.ws.split();
+    let write_clock = opened.transport.write_clock();
+    let (source, sink) = tokio::io::split(opened.transport);
     let (close_tx, close_rx) = oneshot::channel();
     let (stop_tx, stop_rx) = oneshot::channel();
     let mut writer = tokio::spawn(write_loop(
@@ -241,18 +278,25 @@ pub async fn run(
     // Ruby run them and queue a barrier behind their replies, so those go out before our close.
     let replied = match ending {
         Ending::Failed { code, .. } if code != 1006 => {
+            shared.failing.store(true, Ordering::Release);
             report.push(Kind::Failing);
             let grace = timing.close_timeout.min(REPLY_GRACE);
-            tokio::time::timeout(grace, &mut writer).await.ok()
+            Some(tokio::time::timeout(grace, &mut writer).await.ok())
         }
         _ => None,
     };
     let sink = match replied {
-        Some(finished) => finished.ok().flatten(),
-        None => {
+        Some(Some(finished)) => finished.ok().flatten(),
+        waited => {
             // Anything the writer still holds was not delivered; stop it and count what is left.
+            // After a grace that ran out, it is stuck writing to a peer that does not read.
             let _ = stop_tx.send(());
-            match tokio::time::timeout(Duration::from_secs(1), &mut writer).await {
+            let wait = if waited.is_some() {
+                Duration::from_millis(100)
+            } else {
+                Duration::from_secs(1)
+            };
+            match tokio::time::timeout(wait, &mut writer).await {
                 Ok(Ok(sink)) => sink,
                 _ => {
                     writer.abort();
@@ -273,15 +317,17 @@ pub async fn run(
         Ending::Failed { code, message } => {
             if let (Some(mut sink), true) = (sink, code != 1006) {
                 // Best effort: tell the server why, as RFC 6455 asks; never wait long for it.
-                let frame = CloseFrame {
-                    code: CloseCode::from(code),
-                    reason: truncate_reason(&message).into(),
+                let mut frame = Vec::new();
+                encode::frame(
+                    &mut frame,
+                    encode::CLOSE,
+                    &encode::close_payload(code, &message),
+                );
+                let write = async {
+                    sink.write_all(&frame).await?;
+                    sink.flush().await
                 };
-                let _ = tokio::time::timeout(
-                    Duration::from_secs(1),
-                    sink.send(Message::Close(Some(frame))),
-                )
-                .await;
+                let _ = tokio::time::timeout(Duration::from_secs(1), write).await;
             }
             let message = format!("{message}{lost}");
             let step = if code == 1006 {
@@ -322,13 +368,4 @@ async fn watch_for_close(commands: &mut UnboundedReceiver<Command>, early: &mut 
             Some(cmd) => early.push_back(cmd),
         }
     }
-}
-
-/// A close reason must fit a control frame (123 bytes), cut at a character boundary.
-fn truncate_reason(text: &str) -> String {
-    let mut end = text.len().min(123);
-    while !text.is_char_boundary(end) {
-        end -= 1;
-    }
-    text[..end].to_string()
 }

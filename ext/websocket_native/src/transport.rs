@@ -14,7 +14,6 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio_rustls::client::TlsStream;
 
 use crate::sockets::Tcp;
-use crate::text_watch::{InvalidText, TextWatch};
 
 static CLOCK_BASE: Lazy<Instant> = Lazy::new(Instant::now);
 
@@ -32,13 +31,8 @@ enum Inner {
 pub struct Transport {
     inner: Inner,
     last_write: Arc<AtomicU64>,
-    /// Bytes read past the upgrade reply, handed out before the socket is read again. Replaying
-    /// them here lets tungstenite start with a normal read buffer (see `dial::handshake`).
+    /// Bytes read past the upgrade reply, handed out before the socket is read again.
     leftover: Vec<u8>,
-    /// Follows the frames read once the upgrade is done, to fail bad UTF-8 as it arrives.
-    watch: Option<TextWatch>,
-    /// Invalid text found in bytes held back from the last read: the next read returns it.
-    invalid: Option<InvalidText>,
 }
 
 impl Transport {
@@ -59,19 +53,12 @@ impl Transport {
             inner,
             last_write: Arc::new(AtomicU64::new(now_ms())),
             leftover: Vec::new(),
-            watch: None,
-            invalid: None,
         }
     }
 
     /// Makes the next reads return these bytes first.
     pub fn replay(&mut self, bytes: Vec<u8>) {
         self.leftover = bytes;
-    }
-
-    /// From now on, checks the UTF-8 of text messages as their bytes arrive (see `text_watch`).
-    pub fn watch_text(&mut self) {
-        self.watch = Some(TextWatch::default());
     }
 
     /// When bytes were last accepted by the socket (see `now_ms`).
@@ -86,37 +73,11 @@ impl AsyncRead for Transport {
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
-        let this = self.get_mut();
-        if let Some(invalid) = this.invalid.take() {
-            return Poll::Ready(Err(io::Error::new(io::ErrorKind::InvalidData, invalid)));
-        }
-        let before = buf.filled().len();
-        let result = this.read_raw(cx, buf);
-        if let (Poll::Ready(Ok(())), Some(watch)) = (&result, this.watch.as_mut()) {
-            if let Err((good, invalid)) = watch.feed(&buf.filled()[before..]) {
-                // Hand up what came before the bad byte (earlier messages are still delivered);
-                // the error follows on the next read.
-                buf.set_filled(before + good);
-                this.invalid = Some(invalid);
-                this.watch = None;
-                if good == 0 {
-                    return this.poll_read_again(cx, buf);
-                }
-            }
-        }
-        result
+        self.get_mut().read_raw(cx, buf)
     }
 }
 
 impl Transport {
-    fn poll_read_again(
-        &mut self,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        Pin::new(self).poll_read(cx, buf)
-    }
-
     /// The next bytes: the replayed ones first, then the socket's.
     fn read_raw(&mut self, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
         if !self.leftover.is_empty() {

@@ -1,23 +1,28 @@
-//! The write side of an open connection: commands in order, batched flushes, pings, the close frame.
+//! The write side of an open connection: commands in order, batched writes, pings, the answers
+//! the reader asks for (pongs, the reply to the server's close), the close frame.
 
 use std::collections::VecDeque;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
-use futures_util::SinkExt;
+use tokio::io::{AsyncWriteExt, WriteHalf};
 use tokio::sync::mpsc::UnboundedReceiver;
 use tokio::sync::oneshot;
 use tokio::time::Instant;
-use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
-use tokio_tungstenite::tungstenite::protocol::CloseFrame;
-use tokio_tungstenite::tungstenite::Message;
 
+use crate::encode;
 use crate::inbox::Kind;
-use crate::session::{Command, Reporter, Shared, Sink, Timing};
-use crate::transport::now_ms;
+use crate::session::{Command, Reporter, Shared, Timing};
+use crate::transport::{now_ms, Transport};
 
-/// Under sustained sending, flush (and count as written) at least this often.
+pub(crate) type WriteSide = WriteHalf<Transport>;
+
+/// Under sustained sending, write (and count as written) at least this often.
 const FLUSH_EVERY: usize = 64 * 1024;
+
+/// A payload this large is masked where it is and written on its own, not copied into the
+/// batch buffer.
+const ALONE: usize = 16 * 1024;
 
 /// The writer's inputs: commands held while connecting, the live channel, and a stop signal.
 pub(crate) struct Queue {
@@ -26,28 +31,114 @@ pub(crate) struct Queue {
     pub stop: oneshot::Receiver<()>,
 }
 
-/// Writes commands in order, flushing when the queue runs dry; returns the sink if it is usable.
+/// Frames waiting to be written, and the messages among them not yet counted as written.
+struct Batch {
+    out: WriteSide,
+    buf: Vec<u8>,
+    messages: usize,
+    bytes: usize,
+}
+
+impl Batch {
+    /// Writes what is batched, then `alone` if given, and flushes.
+    async fn write(&mut self, alone: Option<&[u8]>) -> std::io::Result<()> {
+        if !self.buf.is_empty() {
+            self.out.write_all(&self.buf).await?;
+        }
+        if let Some(payload) = alone {
+            self.out.write_all(payload).await?;
+        }
+        self.out.flush().await?;
+        // Nothing is kept at its peak: an idle connection holds no write buffer.
+        self.buf = Vec::new();
+        Ok(())
+    }
+
+    /// Writes and counts the batch as written; true when a refused sender should hear of room.
+    async fn flush(&mut self, shared: &Shared, alone: Option<&[u8]>) -> std::io::Result<bool> {
+        self.write(alone).await?;
+        let drain = shared.written(self.messages, self.bytes);
+        (self.messages, self.bytes) = (0, 0);
+        Ok(drain)
+    }
+
+    /// Frames a message; a large one is written at once.
+    async fn message(
+        &mut self,
+        shared: &Shared,
+        opcode: u8,
+        mut payload: Vec<u8>,
+    ) -> std::io::Result<bool> {
+        self.messages += 1;
+        self.bytes += payload.len();
+        if payload.len() < ALONE {
+            encode::frame(&mut self.buf, opcode, &payload);
+            return Ok(false);
+        }
+        let key = encode::header(&mut self.buf, opcode, payload.len());
+        encode::mask(&mut payload, key);
+        self.flush(shared, Some(&payload)).await
+    }
+
+    /// Writes a control frame after what is batched.
+    async fn control(
+        &mut self,
+        shared: &Shared,
+        opcode: u8,
+        payload: &[u8],
+    ) -> std::io::Result<bool> {
+        encode::frame(&mut self.buf, opcode, payload);
+        self.flush(shared, None).await
+    }
+}
+
+/// Writes commands in order, flushing when the queue runs dry; returns the write side if it is
+/// usable (for the session's close frame after a failure).
 pub(crate) async fn write_loop(
-    mut sink: Sink,
+    out: WriteSide,
     mut queue: Queue,
     shared: Arc<Shared>,
     timing: Timing,
     close_sent: oneshot::Sender<()>,
     report: Reporter,
-) -> Option<Sink> {
+) -> Option<WriteSide> {
     let mut pinger = timing.ping_interval.map(|d| {
         let mut t = tokio::time::interval_at(Instant::now() + d, d);
         t.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         t
     });
     let mut ping_count: u64 = 0;
-    let mut unflushed = (0usize, 0usize);
+    let mut batch = Batch {
+        out,
+        buf: Vec::new(),
+        messages: 0,
+        bytes: 0,
+    };
     loop {
         let cmd = if let Some(c) = queue.early.pop_front() {
             Some(c)
         } else {
             tokio::select! {
-                _ = &mut queue.stop => return Some(sink),
+                _ = &mut queue.stop => return Some(batch.out),
+                () = shared.answer_ready.notified() => {
+                    let answer = shared.take_answer();
+                    if !answer.pongs.is_empty() {
+                        for payload in &answer.pongs {
+                            encode::frame(&mut batch.buf, encode::PONG, payload);
+                        }
+                        if batch.flush(&shared, None).await.ok()? {
+                            report.push(Kind::Drain);
+                        }
+                    }
+                    if let Some(code) = answer.close_reply {
+                        // The server closed: answer with its code, then write nothing more.
+                        let payload = encode::close_payload(code, "");
+                        batch.control(&shared, encode::CLOSE, &payload).await.ok()?;
+                        let _ = close_sent.send(());
+                        return Some(batch.out);
+                    }
+                    continue;
+                }
                 c = queue.commands.recv() => c,
                 _ = async { match pinger.as_mut() { Some(t) => { t.tick().await; } None => std::future::pending::<()>().await } } => {
                     ping_count += 1;
@@ -56,67 +147,57 @@ pub(crate) async fn write_loop(
             }
         };
         let Some(cmd) = cmd else {
-            return Some(sink);
+            return Some(batch.out);
         };
-        let (weight, counts) = (cmd.weight(), cmd.is_message());
-        let msg = match cmd {
-            Command::Text(s) => Message::Text(s.into()),
-            Command::Binary(b) => Message::Binary(b.into()),
-            Command::Ping(p) => Message::Ping(p.into()),
-            Command::Barrier => {
-                if sink.flush().await.is_err() {
-                    return None;
+        let drain = match cmd {
+            Command::Text(s) => batch.message(&shared, encode::TEXT, s.into_bytes()).await,
+            Command::Binary(b) => batch.message(&shared, encode::BINARY, b).await,
+            Command::Ping(p) => {
+                encode::frame(&mut batch.buf, encode::PING, &p);
+                if timing.pong_timeout.is_some() {
+                    let first = shared.ping_outstanding.compare_exchange(
+                        0,
+                        now_ms() + 1,
+                        Ordering::AcqRel,
+                        Ordering::Acquire,
+                    );
+                    if first.is_ok() {
+                        shared.pinged.notify_one();
+                    }
                 }
-                if shared.written(unflushed.0, unflushed.1) {
+                Ok(false)
+            }
+            Command::Close(..) if shared.failing.load(Ordering::Acquire) => {
+                // The session is failing the connection: its close frame goes out, not this one.
+                if batch.flush(&shared, None).await.ok()? {
                     report.push(Kind::Drain);
                 }
-                return Some(sink);
+                return Some(batch.out);
+            }
+            Command::Barrier => {
+                if batch.flush(&shared, None).await.ok()? {
+                    report.push(Kind::Drain);
+                }
+                return Some(batch.out);
             }
             Command::Close(code, reason) => {
-                let frame = CloseFrame {
-                    code: CloseCode::from(code),
-                    reason: reason.into(),
-                };
-                if sink.send(Message::Close(Some(frame))).await.is_err() {
-                    return None;
-                }
-                if shared.written(unflushed.0, unflushed.1) {
+                let payload = encode::close_payload(code, &reason);
+                if batch.control(&shared, encode::CLOSE, &payload).await.ok()? {
                     report.push(Kind::Drain);
                 }
                 let _ = close_sent.send(());
-                return Some(sink);
+                return Some(batch.out);
             }
         };
-        let is_ping = matches!(msg, Message::Ping(_));
-        if sink.feed(msg).await.is_err() {
-            return None;
-        }
-        if is_ping && timing.pong_timeout.is_some() {
-            let first = shared.ping_outstanding.compare_exchange(
-                0,
-                now_ms() + 1,
-                Ordering::AcqRel,
-                Ordering::Acquire,
-            );
-            if first.is_ok() {
-                shared.pinged.notify_one();
-            }
-        }
-        if counts {
-            unflushed.0 += 1;
-            unflushed.1 += weight;
-        }
-        // Flush when the queue runs dry, and every FLUSH_EVERY bytes under sustained sending, so
+        let mut drain = drain.ok()?;
+        // Write when the queue runs dry, and every FLUSH_EVERY bytes under sustained sending, so
         // buffered_amount and the "not delivered" count stay close to the truth.
         let idle = queue.early.is_empty() && queue.commands.is_empty();
-        if idle || unflushed.1 >= FLUSH_EVERY {
-            if sink.flush().await.is_err() {
-                return None;
-            }
-            if shared.written(unflushed.0, unflushed.1) {
-                report.push(Kind::Drain);
-            }
-            unflushed = (0, 0);
+        if (idle || batch.buf.len() >= FLUSH_EVERY) && !batch.buf.is_empty() {
+            drain |= batch.flush(&shared, None).await.ok()?;
+        }
+        if drain {
+            report.push(Kind::Drain);
         }
     }
 }

@@ -27,6 +27,10 @@ module WebSocket
       attr_reader :status
       # @return [Hash{String => String}] the upgrade reply's headers, names in lower case
       attr_reader :headers
+      # @api private
+      # How a wrapper that delivers callbacks later (the faye layer under the real EventMachine)
+      # runs a block behind what it is still delivering; see #answer_failing.
+      attr_writer :barrier_delivery
 
       # Starts connecting at once; every outcome arrives as an event.
       #
@@ -201,9 +205,19 @@ module WebSocket
         when Reactor::ERROR then failed(first.to_sym, second)
         when Reactor::CLOSE then closed(first, second, third)
         when Reactor::TRACE then @log&.step(first, second)
-        # The server broke the protocol: every earlier message's callbacks ran, so their replies
-        # are queued; the barrier lets them go out before the close frame.
-        when Reactor::FAILING then @connection.barrier
+        when Reactor::FAILING then answer_failing
+        end
+      end
+
+      # The server broke the protocol after messages that are delivered by now, or kept for a
+      # later flush, or handed to a wrapper that delivers later: the barrier goes behind them,
+      # so the replies their callbacks send are written before the close frame.
+      def answer_failing
+        connection = @connection
+        barrier = -> { connection.barrier }
+        if @barrier_delivery then @barrier_delivery.call(&barrier)
+        elsif @kept_events && !@kept_events.empty? then reactor.schedule(&barrier)
+        else barrier.call
         end
       end
 

@@ -77,7 +77,7 @@ fn push_event(ruby: &Ruby, out: RArray, event: &Event) -> Result<(), Error> {
         }
         Kind::Text(t) => {
             out.push(TEXT)?;
-            out.push(ruby.str_new(t.as_str()))?;
+            out.push(ruby.str_new(t))?;
         }
         Kind::Binary(b) => {
             out.push(BINARY)?;

@@ -146,6 +146,7 @@ module Faye
       end
 
       def wire(native)
+        native.barrier_delivery = Delivery.method(:call)
         native.on(:open) { @failure = nil; deliver { opened(native) } }
         native.on(:message) { |e| deliver { message(e.data) } }
         native.on(:error) { |e| @failure = e.error; deliver { failed(e) } }
