@@ -207,43 +207,69 @@ pub async fn run(
     target: Target,
     timing: Timing,
     inbox: Arc<Inbox>,
-    mut commands: UnboundedReceiver<Command>,
+    commands: UnboundedReceiver<Command>,
     shared: Arc<Shared>,
 ) {
     let report = Reporter { id, inbox };
+    // Each phase is boxed: the task itself stays small, the dial's state (kilobytes) is freed
+    // once open, and an open connection holds only what its live phase needs.
+    let dialed = Box::pin(dial_phase(&target, &report, &shared, commands)).await;
+    if let Some((opened, commands, early)) = dialed {
+        Box::pin(live(
+            target, timing, report, shared, opened, commands, early,
+        ))
+        .await;
+    }
+}
+
+/// Dials, holding sends until open; reports a failed or abandoned dial (and returns None).
+async fn dial_phase(
+    target: &Target,
+    report: &Reporter,
+    shared: &Shared,
+    mut commands: UnboundedReceiver<Command>,
+) -> Option<(dial::Opened, UnboundedReceiver<Command>, VecDeque<Command>)> {
     let mut early = VecDeque::new();
-    let opened = {
-        // Boxed so the dial's state (kilobytes) is freed once open, not kept inside this
-        // future for the connection's whole life.
-        let dial = Box::pin(async {
-            let _turn = waves::turn(&target.authority(), target.open_timeout).await;
-            dial::open(&target).await
-        });
-        tokio::select! {
-            r = dial => Some(r),
-            () = watch_for_close(&mut commands, &mut early) => None,
-        }
+    let dial = async {
+        let _turn = waves::turn(&target.authority(), target.open_timeout).await;
+        dial::open(target).await
     };
-    let opened = match opened {
+    let opened = tokio::select! {
+        r = dial => Some(r),
+        () = watch_for_close(&mut commands, &mut early) => None,
+    };
+    match opened {
         None => {
             let reason = format!(
                 "closed by the client before the connection to {} was open{}",
                 target.authority(),
-                undelivered(&shared)
+                undelivered(shared)
             );
-            finish(&shared);
+            finish(shared);
             report.close(1006, reason, false);
-            return;
+            None
         }
         Some(Err(failure)) => {
             report.error(failure.step, &failure.message);
-            let reason = format!("{}{}", failure.message, undelivered(&shared));
-            finish(&shared);
+            let reason = format!("{}{}", failure.message, undelivered(shared));
+            finish(shared);
             report.close(1006, reason, false);
-            return;
+            None
         }
-        Some(Ok(o)) => o,
-    };
+        Some(Ok(o)) => Some((o, commands, early)),
+    }
+}
+
+/// An open connection: reader here, writer in its own task, then the end reported.
+async fn live(
+    target: Target,
+    timing: Timing,
+    report: Reporter,
+    shared: Arc<Shared>,
+    opened: dial::Opened,
+    commands: UnboundedReceiver<Command>,
+    early: VecDeque<Command>,
+) {
     report.push(Kind::Open {
         protocol: opened.protocol,
         status: opened.status,

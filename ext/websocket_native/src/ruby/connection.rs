@@ -106,9 +106,10 @@ impl Connection {
             p.commands,
             shared.clone(),
         );
-        rt.spawn(async move {
+        // A combinator, not an async block: a block would hold the session future twice.
+        let guarded = AssertUnwindSafe(session).catch_unwind().map(move |result| {
             // A bug must still end the connection with an error and a close, never a silent hang.
-            if let Err(panic) = AssertUnwindSafe(session).catch_unwind().await {
+            if let Err(panic) = result {
                 let what = panic
                     .downcast_ref::<&str>()
                     .map(|s| s.to_string())
@@ -120,6 +121,7 @@ impl Connection {
                 inbox.push(p.id, Kind::Close { code: 1006, reason: message, clean: false });
             }
         });
+        rt.spawn(guarded);
         Ok(true)
     }
 
