@@ -1,5 +1,6 @@
 //! websocket-native: a WebSocket client whose sockets, timers and protocol live on tokio, driven from Ruby.
 
+mod commands;
 mod decode;
 mod dial;
 mod dns;

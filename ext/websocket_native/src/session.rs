@@ -7,9 +7,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::io::AsyncWriteExt;
-use tokio::sync::mpsc::UnboundedReceiver;
 use tokio::sync::{oneshot, Notify};
 
+use crate::commands::Commands;
 use crate::dial::{self, Target};
 use crate::encode;
 use crate::inbox::{Budget, Inbox, Kind, Step};
@@ -71,6 +71,8 @@ pub struct Shared {
     pub pending: AtomicUsize,
     /// Set once the task has ended; later sends are refused.
     pub finished: AtomicBool,
+    /// What Ruby asked for, in order.
+    pub commands: Commands,
     /// Signalled by `close`: the close deadline runs from the request, not from when the frame
     /// could be written (a peer that stopped reading would otherwise hold us forever).
     pub close_requested: Notify,
@@ -97,6 +99,7 @@ impl Shared {
             buffered: AtomicUsize::new(0),
             pending: AtomicUsize::new(0),
             finished: AtomicBool::new(false),
+            commands: Commands::default(),
             close_requested: Notify::new(),
             budget: Arc::default(),
             ping_outstanding: AtomicU64::new(0),
@@ -202,23 +205,13 @@ impl Reporter {
 }
 
 /// Runs a connection from dial to the final close event. Always ends with exactly one Close event.
-pub async fn run(
-    id: u64,
-    target: Target,
-    timing: Timing,
-    inbox: Arc<Inbox>,
-    commands: UnboundedReceiver<Command>,
-    shared: Arc<Shared>,
-) {
+pub async fn run(id: u64, target: Target, timing: Timing, inbox: Arc<Inbox>, shared: Arc<Shared>) {
     let report = Reporter { id, inbox };
     // Each phase is boxed: the task itself stays small, the dial's state (kilobytes) is freed
     // once open, and an open connection holds only what its live phase needs.
-    let dialed = Box::pin(dial_phase(&target, &report, &shared, commands)).await;
-    if let Some((opened, commands, early)) = dialed {
-        Box::pin(live(
-            target, timing, report, shared, opened, commands, early,
-        ))
-        .await;
+    let dialed = Box::pin(dial_phase(&target, &report, &shared)).await;
+    if let Some((opened, early)) = dialed {
+        Box::pin(live(target, timing, report, shared, opened, early)).await;
     }
 }
 
@@ -227,8 +220,7 @@ async fn dial_phase(
     target: &Target,
     report: &Reporter,
     shared: &Shared,
-    mut commands: UnboundedReceiver<Command>,
-) -> Option<(dial::Opened, UnboundedReceiver<Command>, VecDeque<Command>)> {
+) -> Option<(dial::Opened, VecDeque<Command>)> {
     let mut early = VecDeque::new();
     let dial = async {
         let _turn = waves::turn(&target.authority(), target.open_timeout).await;
@@ -236,7 +228,7 @@ async fn dial_phase(
     };
     let opened = tokio::select! {
         r = dial => Some(r),
-        () = watch_for_close(&mut commands, &mut early) => None,
+        () = watch_for_close(&shared.commands, &mut early) => None,
     };
     match opened {
         None => {
@@ -256,7 +248,7 @@ async fn dial_phase(
             report.close(1006, reason, false);
             None
         }
-        Some(Ok(o)) => Some((o, commands, early)),
+        Some(Ok(o)) => Some((o, early)),
     }
 }
 
@@ -267,7 +259,6 @@ async fn live(
     report: Reporter,
     shared: Arc<Shared>,
     opened: dial::Opened,
-    commands: UnboundedReceiver<Command>,
     early: VecDeque<Command>,
 ) {
     report.push(Kind::Open {
@@ -283,7 +274,6 @@ async fn live(
         sink,
         Queue {
             early,
-            commands,
             stop: stop_rx,
         },
         shared.clone(),
@@ -369,6 +359,7 @@ async fn live(
 
 fn finish(shared: &Shared) {
     shared.finished.store(true, Ordering::Release);
+    shared.commands.shut();
 }
 
 /// "; 3 messages (12 bytes) given to send were not delivered", or "".
@@ -387,7 +378,7 @@ fn undelivered(shared: &Shared) -> String {
 }
 
 /// Holds commands sent while connecting; returns when one of them is a close.
-async fn watch_for_close(commands: &mut UnboundedReceiver<Command>, early: &mut VecDeque<Command>) {
+async fn watch_for_close(commands: &Commands, early: &mut VecDeque<Command>) {
     loop {
         match commands.recv().await {
             Some(Command::Close(..)) | None => return,

@@ -2,11 +2,11 @@
 //! the reader asks for (pongs, the reply to the server's close), the close frame.
 
 use std::collections::VecDeque;
+use std::io::{self, IoSlice};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use tokio::io::{AsyncWriteExt, WriteHalf};
-use tokio::sync::mpsc::UnboundedReceiver;
 use tokio::sync::oneshot;
 use tokio::time::Instant;
 
@@ -24,11 +24,20 @@ const FLUSH_EVERY: usize = 64 * 1024;
 /// batch buffer.
 const ALONE: usize = 16 * 1024;
 
-/// The writer's inputs: commands held while connecting, the live channel, and a stop signal.
+/// The writer's inputs besides `Shared::commands`: commands held while connecting, and a stop
+/// signal.
 pub(crate) struct Queue {
     pub early: VecDeque<Command>,
-    pub commands: UnboundedReceiver<Command>,
     pub stop: oneshot::Receiver<()>,
+}
+
+/// Once the writer is gone (returned or aborted), sends are refused: nobody would write them.
+struct ShutOnDrop<'a>(&'a Shared);
+
+impl Drop for ShutOnDrop<'_> {
+    fn drop(&mut self) {
+        self.0.commands.shut();
+    }
 }
 
 /// Frames waiting to be written, and the messages among them not yet counted as written.
@@ -40,13 +49,21 @@ struct Batch {
 }
 
 impl Batch {
-    /// Writes what is batched, then `alone` if given, and flushes.
-    async fn write(&mut self, alone: Option<&[u8]>) -> std::io::Result<()> {
-        if !self.buf.is_empty() {
-            self.out.write_all(&self.buf).await?;
-        }
-        if let Some(payload) = alone {
-            self.out.write_all(payload).await?;
+    /// Writes what is batched, then `alone` if given (in one system call where the stream
+    /// allows: a lone header would go out as a packet of its own), and flushes.
+    async fn write(&mut self, alone: Option<&[u8]>) -> io::Result<()> {
+        let mut parts: [&[u8]; 2] = [&self.buf, alone.unwrap_or_default()];
+        while !parts[1].is_empty() || !parts[0].is_empty() {
+            let slices = [IoSlice::new(parts[0]), IoSlice::new(parts[1])];
+            let mut n = self.out.write_vectored(&slices).await?;
+            if n == 0 {
+                return Err(io::ErrorKind::WriteZero.into());
+            }
+            for part in &mut parts {
+                let step = n.min(part.len());
+                *part = &part[step..];
+                n -= step;
+            }
         }
         self.out.flush().await?;
         // Nothing is kept at its peak: an idle connection holds no write buffer.
@@ -55,7 +72,7 @@ impl Batch {
     }
 
     /// Writes and counts the batch as written; true when a refused sender should hear of room.
-    async fn flush(&mut self, shared: &Shared, alone: Option<&[u8]>) -> std::io::Result<bool> {
+    async fn flush(&mut self, shared: &Shared, alone: Option<&[u8]>) -> io::Result<bool> {
         self.write(alone).await?;
         let drain = shared.written(self.messages, self.bytes);
         (self.messages, self.bytes) = (0, 0);
@@ -68,7 +85,7 @@ impl Batch {
         shared: &Shared,
         opcode: u8,
         mut payload: Vec<u8>,
-    ) -> std::io::Result<bool> {
+    ) -> io::Result<bool> {
         self.messages += 1;
         self.bytes += payload.len();
         if payload.len() < ALONE {
@@ -81,12 +98,7 @@ impl Batch {
     }
 
     /// Writes a control frame after what is batched.
-    async fn control(
-        &mut self,
-        shared: &Shared,
-        opcode: u8,
-        payload: &[u8],
-    ) -> std::io::Result<bool> {
+    async fn control(&mut self, shared: &Shared, opcode: u8, payload: &[u8]) -> io::Result<bool> {
         encode::frame(&mut self.buf, opcode, payload);
         self.flush(shared, None).await
     }
@@ -107,6 +119,7 @@ pub(crate) async fn write_loop(
         t.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         t
     });
+    let _shut = ShutOnDrop(&shared);
     let mut ping_count: u64 = 0;
     let mut batch = Batch {
         out,
@@ -139,7 +152,7 @@ pub(crate) async fn write_loop(
                     }
                     continue;
                 }
-                c = queue.commands.recv() => c,
+                c = shared.commands.recv() => c,
                 _ = async { match pinger.as_mut() { Some(t) => { t.tick().await; } None => std::future::pending::<()>().await } } => {
                     ping_count += 1;
                     Some(Command::Ping(ping_count.to_string().into_bytes()))
@@ -192,7 +205,7 @@ pub(crate) async fn write_loop(
         let mut drain = drain.ok()?;
         // Write when the queue runs dry, and every FLUSH_EVERY bytes under sustained sending, so
         // buffered_amount and the "not delivered" count stay close to the truth.
-        let idle = queue.early.is_empty() && queue.commands.is_empty();
+        let idle = queue.early.is_empty() && shared.commands.is_empty();
         if (idle || batch.buf.len() >= FLUSH_EVERY) && !batch.buf.is_empty() {
             drain |= batch.flush(&shared, None).await.ok()?;
         }

@@ -8,7 +8,6 @@ use magnus::{function, method, prelude::*, Error, RHash, RModule, RString, Ruby}
 use std::panic::AssertUnwindSafe;
 
 use futures_util::FutureExt;
-use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
 
 use crate::dial::Target;
 use crate::inbox::{Kind, Step};
@@ -20,7 +19,6 @@ struct Pending {
     id: u64,
     target: Target,
     timing: Timing,
-    commands: UnboundedReceiver<Command>,
     log: bool,
 }
 
@@ -28,7 +26,6 @@ struct Pending {
 pub struct Connection {
     /// The fork generation that made this handle (see `runtime::generation`).
     generation: u64,
-    tx: Option<UnboundedSender<Command>>,
     shared: Arc<Shared>,
     pending: Mutex<Option<Pending>>,
 }
@@ -36,12 +33,13 @@ pub struct Connection {
 impl Drop for Connection {
     fn drop(&mut self) {
         if !runtime::is_current(self.generation) {
-            // Inherited across fork: the channel belongs to the parent's runtime; leave it alone.
-            if let Some(tx) = self.tx.take() {
-                std::mem::forget(tx);
-            }
+            // Inherited across fork: what it shares belongs to the parent's runtime (its wakers
+            // too); leave it alone.
             std::mem::forget(self.shared.clone());
+            return;
         }
+        // The sender is gone: the writer ends once it has written what is queued.
+        self.shared.commands.shut();
     }
 }
 
@@ -53,16 +51,13 @@ impl Connection {
         let (target, timing) = super::options::read(ruby, options)?;
         let send_limit = super::options::send_limit(ruby, options)?;
         let log = super::options::wants_log(ruby, options)?;
-        let (tx, commands) = unbounded_channel();
         Ok(Connection {
             generation: runtime::generation(),
-            tx: Some(tx),
             shared: Arc::new(Shared::new(send_limit)),
             pending: Mutex::new(Some(Pending {
                 id,
                 target,
                 timing,
-                commands,
                 log,
             })),
         })
@@ -98,14 +93,7 @@ impl Connection {
             }));
         }
         let shared = rb_self.shared.clone();
-        let session = session::run(
-            p.id,
-            p.target,
-            p.timing,
-            inbox.clone(),
-            p.commands,
-            shared.clone(),
-        );
+        let session = session::run(p.id, p.target, p.timing, inbox.clone(), shared.clone());
         // A combinator, not an async block: a block would hold the session future twice.
         let guarded = AssertUnwindSafe(session).catch_unwind().map(move |result| {
             // A bug must still end the connection with an error and a close, never a silent hang.
@@ -128,9 +116,6 @@ impl Connection {
     /// Some(true) queued, Some(false) refused (closed, or a handle from before a fork), None
     /// over the send limit (Ruby raises; a `:drain` event follows once there is room).
     fn enqueue(&self, cmd: Command) -> Option<bool> {
-        let Some(tx) = self.tx.as_ref() else {
-            return Some(false);
-        };
         if !runtime::is_current(self.generation) || self.shared.finished.load(Ordering::Acquire) {
             return Some(false);
         }
@@ -138,7 +123,7 @@ impl Connection {
         if counted && !self.shared.admit(weight) {
             return None;
         }
-        if tx.send(cmd).is_ok() {
+        if self.shared.commands.send(cmd).is_ok() {
             return Some(true);
         }
         if counted {
