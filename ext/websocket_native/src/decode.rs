@@ -6,11 +6,14 @@
 //! a text message as the bytes arrive, so invalid text fails at once, even in the middle of a
 //! frame (RFC 6455 section 8.1).
 
+use tokio_tungstenite::tungstenite::Bytes;
+
 /// A complete message or control frame from the server.
 #[derive(Debug, PartialEq)]
 pub enum Incoming {
-    Text(String),
-    Binary(Vec<u8>),
+    /// Valid UTF-8 (checked here).
+    Text(Bytes),
+    Binary(Bytes),
     Ping(Vec<u8>),
     Pong(Vec<u8>),
     /// The close code (1005 when the frame had none) and reason.
@@ -69,38 +72,69 @@ impl Decoder {
         self.have > 0 || self.frame.is_some() || self.message.is_some()
     }
 
+    /// While at least `min` payload bytes of a data frame are still to come: the message's
+    /// buffer (its room was reserved when the frame began) and how many bytes to read into it
+    /// directly, instead of through the read buffer (`took` then takes them).
+    pub fn direct(&mut self, min: usize) -> Option<(&mut Vec<u8>, usize)> {
+        let remaining = self.frame.as_ref().filter(|f| f.opcode < 8)?.remaining;
+        let want = usize::try_from(remaining).ok().filter(|&n| n >= min)?;
+        let (_, data) = self.message.as_mut()?;
+        let room = data.capacity() - data.len();
+        (room > 0).then_some((data, want.min(room)))
+    }
+
+    /// Takes `n` payload bytes that were read into the end of the `direct` buffer.
+    pub fn took(&mut self, n: usize, out: &mut impl FnMut(Incoming)) -> Result<(), Violation> {
+        let (Some(frame), Some((text, data))) = (self.frame.as_mut(), self.message.as_ref()) else {
+            return Ok(());
+        };
+        frame.remaining -= n as u64;
+        if *text {
+            let start = data.len() - n;
+            self.utf8
+                .check(&data[start..])
+                .map_err(|valid| invalid_text(start.saturating_add_signed(valid)))?;
+        }
+        if let Some(done) = self.frame_end_if_empty()? {
+            out(done);
+        }
+        Ok(())
+    }
+
     /// Takes the next bytes of the stream, handing each complete message to `out`. After a
     /// violation nothing more may be fed: the connection is failed.
-    pub fn feed(
-        &mut self,
-        mut bytes: &[u8],
-        out: &mut impl FnMut(Incoming),
-    ) -> Result<(), Violation> {
-        while !bytes.is_empty() {
+    pub fn feed(&mut self, read: &Bytes, out: &mut impl FnMut(Incoming)) -> Result<(), Violation> {
+        let mut at = 0;
+        while at < read.len() {
             let Some(frame) = self.frame.as_mut() else {
-                let used = self.header_bytes(bytes)?;
-                bytes = &bytes[used..];
-                if let Some(done) = self.frame_end_if_empty()? {
+                at += self.header_bytes(&read[at..])?;
+                if let Some(n) = self.whole_message_within(read.len() - at) {
+                    // A message in one frame, all of it in this read: a slice of it, no copy.
+                    let payload = read.slice(at..at + n);
+                    at += n;
+                    out(self.whole(payload)?);
+                } else if let Some(done) = self.frame_end_if_empty()? {
                     out(done);
                 }
                 continue;
             };
+            let bytes = &read[at..];
             let n = usize::try_from(frame.remaining).map_or(bytes.len(), |r| r.min(bytes.len()));
-            let (chunk, rest) = bytes.split_at(n);
-            bytes = rest;
+            let chunk = &bytes[..n];
+            at += n;
+            let remaining = frame.remaining;
             frame.remaining -= n as u64;
             if frame.opcode >= 8 {
                 self.control.extend_from_slice(chunk);
             } else if let Some((text, data)) = self.message.as_mut() {
                 if *text {
-                    self.utf8.check(chunk).map_err(|valid| Violation {
-                        code: 1007,
-                        words: format!(
-                            "sent a text message that is not valid UTF-8 (after {} valid bytes; failed as soon as the bad bytes arrived)",
-                            data.len().saturating_add_signed(valid)
-                        ),
-                    })?;
+                    self.utf8
+                        .check(chunk)
+                        .map_err(|valid| invalid_text(data.len().saturating_add_signed(valid)))?;
                 }
+                // The frame says how long it is: room for all of it at once (the length was
+                // checked against max_length), so the rest can be read straight into it.
+                data.reserve(usize::try_from(remaining).unwrap_or(n));
                 data.extend_from_slice(chunk);
             }
             if let Some(done) = self.frame_end_if_empty()? {
@@ -190,8 +224,6 @@ impl Decoder {
                     ),
                 });
             }
-            // The frame says how long it is: take the room once (never more than max_length).
-            data.reserve(length as usize);
         }
         self.frame = Some(Frame {
             opcode,
@@ -199,6 +231,28 @@ impl Decoder {
             remaining: length,
         });
         Ok(())
+    }
+
+    /// The payload length when the frame just started is a whole data message (not fragmented)
+    /// and all of its payload is among the next `available` bytes.
+    fn whole_message_within(&self, available: usize) -> Option<usize> {
+        let frame = self.frame.as_ref()?;
+        let (_, data) = self.message.as_ref()?;
+        let fresh = frame.fin && matches!(frame.opcode, 1 | 2) && data.is_empty();
+        let n = usize::try_from(frame.remaining).ok()?;
+        (fresh && n <= available).then_some(n)
+    }
+
+    /// Ends the frame `whole_message_within` found, with its payload.
+    fn whole(&mut self, payload: Bytes) -> Result<Incoming, Violation> {
+        self.frame = None;
+        match self.message.take() {
+            Some((true, _)) => match std::str::from_utf8(&payload) {
+                Ok(_) => Ok(Incoming::Text(payload)),
+                Err(e) => Err(invalid_text(e.valid_up_to())),
+            },
+            _ => Ok(Incoming::Binary(payload)),
+        }
     }
 
     /// When the current frame's payload is complete: ends it, and returns what it completed.
@@ -221,7 +275,7 @@ impl Decoder {
             return Ok(None);
         };
         if !text {
-            return Ok(Some(Incoming::Binary(data)));
+            return Ok(Some(Incoming::Binary(data.into())));
         }
         if self.utf8.pending() {
             return Err(Violation {
@@ -231,13 +285,19 @@ impl Decoder {
             });
         }
         // Checked piece by piece as it arrived.
-        match String::from_utf8(data) {
-            Ok(s) => Ok(Some(Incoming::Text(s))),
-            Err(e) => Err(Violation {
-                code: 1007,
-                words: format!("sent a text message that is not valid UTF-8 ({e})"),
-            }),
+        match std::str::from_utf8(&data) {
+            Ok(_) => Ok(Some(Incoming::Text(data.into()))),
+            Err(e) => Err(invalid_text(e.valid_up_to())),
         }
+    }
+}
+
+fn invalid_text(valid: usize) -> Violation {
+    Violation {
+        code: 1007,
+        words: format!(
+            "sent a text message that is not valid UTF-8 (after {valid} valid bytes; failed as soon as the bad bytes arrived)"
+        ),
     }
 }
 
@@ -342,7 +402,7 @@ mod tests {
         let mut decoder = Decoder::new(1 << 20);
         let mut got = Vec::new();
         for chunk in stream.chunks(size) {
-            if let Err(v) = decoder.feed(chunk, &mut |m| got.push(m)) {
+            if let Err(v) = decoder.feed(&Bytes::copy_from_slice(chunk), &mut |m| got.push(m)) {
                 return (got, Some(v));
             }
         }
@@ -363,12 +423,12 @@ mod tests {
         stream.extend(frame(0x8A, b""));
         stream.extend(frame(0x88, &[0x03, 0xE8, b'b', b'y', b'e']));
         let want = vec![
-            Incoming::Text(text.clone()),
-            Incoming::Binary(vec![0xFF, 0xFE]),
+            Incoming::Text(text.clone().into()),
+            Incoming::Binary(vec![0xFF, 0xFE].into()),
             Incoming::Ping(b"ping".to_vec()),
-            Incoming::Text(text.clone()),
-            Incoming::Binary(big),
-            Incoming::Text(String::new()),
+            Incoming::Text(text.clone().into()),
+            Incoming::Binary(big.into()),
+            Incoming::Text(Bytes::new()),
             Incoming::Pong(Vec::new()),
             Incoming::Close(1000, "bye".to_string()),
         ];
@@ -430,16 +490,57 @@ mod tests {
     }
 
     #[test]
+    fn reads_large_payloads_directly() {
+        let text = "ü".repeat(40_000);
+        let stream = [frame(0x82, &[9u8; 70_000]), frame(0x81, text.as_bytes())].concat();
+        let mut decoder = Decoder::new(1 << 20);
+        let mut got = Vec::new();
+        let mut at = 0;
+        let mut direct = 0;
+        while at < stream.len() {
+            if let Some((data, want)) = decoder.direct(1000) {
+                let n = want.min(5000);
+                data.extend_from_slice(&stream[at..at + n]);
+                at += n;
+                direct += n;
+                assert!(decoder.took(n, &mut |m| got.push(m)).is_ok());
+            } else {
+                let end = (at + 100).min(stream.len());
+                let piece = Bytes::copy_from_slice(&stream[at..end]);
+                assert!(decoder.feed(&piece, &mut |m| got.push(m)).is_ok());
+                at = end;
+            }
+        }
+        assert!(direct > 100_000, "{direct}");
+        let want = vec![
+            Incoming::Binary(vec![9u8; 70_000].into()),
+            Incoming::Text(text.into()),
+        ];
+        assert!(got == want);
+        // Invalid text read directly fails too.
+        let mut bad = "ab".repeat(1000).into_bytes();
+        bad[1500] = 0xFF;
+        let stream = frame(0x81, &bad);
+        let mut decoder = Decoder::new(1 << 20);
+        let head = Bytes::copy_from_slice(&stream[..5]);
+        assert!(decoder.feed(&head, &mut |_| {}).is_ok());
+        let (data, want) = decoder.direct(100).expect("direct");
+        data.extend_from_slice(&stream[5..5 + want]);
+        let v = decoder.took(want, &mut |_| {}).expect_err("invalid");
+        assert!(v.words.contains("after 1500 valid bytes"), "{}", v.words);
+    }
+
+    #[test]
     fn holds_nothing_between_messages() {
         let mut decoder = Decoder::new(1 << 20);
         let mut got = Vec::new();
-        let stream = frame(0x82, &vec![1u8; 100_000]);
+        let stream = Bytes::from(frame(0x82, &vec![1u8; 100_000]));
         assert!(decoder
-            .feed(&stream[..50_000], &mut |m| got.push(m))
+            .feed(&stream.slice(..50_000), &mut |m| got.push(m))
             .is_ok());
         assert!(decoder.in_the_middle());
         assert!(decoder
-            .feed(&stream[50_000..], &mut |m| got.push(m))
+            .feed(&stream.slice(50_000..), &mut |m| got.push(m))
             .is_ok());
         assert!(!decoder.in_the_middle());
         assert_eq!(decoder.control.capacity(), 0);

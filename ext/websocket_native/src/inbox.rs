@@ -10,6 +10,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use tokio::sync::Notify;
+use tokio_tungstenite::tungstenite::Bytes;
 
 /// Which protocol step an error belongs to; the Ruby side maps it to an exception class.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -58,9 +59,10 @@ pub enum Kind {
         status: u16,
         headers: Vec<(String, String)>,
     },
-    // Each payload is one allocation, made by the decoder, until Ruby copies it into a String.
-    Text(String),
-    Binary(Vec<u8>),
+    // Payloads are slices of one read (or one allocation for a large or fragmented message)
+    // until Ruby copies them into a String. Text is valid UTF-8: the decoder checked it.
+    Text(Bytes),
+    Binary(Bytes),
     Pong(Vec<u8>),
     /// `buffered_amount` fell to half the send limit after a send was refused for room.
     Drain,

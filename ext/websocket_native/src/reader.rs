@@ -14,6 +14,7 @@ use std::time::Duration;
 use tokio::io::{AsyncRead, ReadBuf, ReadHalf};
 use tokio::sync::oneshot;
 use tokio::time::{sleep_until, Instant, Sleep};
+use tokio_tungstenite::tungstenite::Bytes;
 
 use crate::decode::{Decoder, Incoming, Violation};
 use crate::dial::{seconds, Target};
@@ -26,6 +27,9 @@ pub(crate) type ReadSide = ReadHalf<Transport>;
 /// Bytes taken from the socket per read. The buffer belongs to the thread, not the connection:
 /// an idle connection holds none (only a frame still arriving keeps its bytes, in the decoder).
 const READ_SIZE: usize = 64 * 1024;
+
+/// A payload with at least this much still to come is read straight into its message.
+const DIRECT_AT_LEAST: usize = 16 * 1024;
 
 thread_local! {
     static SCRATCH: RefCell<Box<[u8]>> = RefCell::new(vec![0; READ_SIZE].into_boxed_slice());
@@ -328,11 +332,26 @@ fn fill(
     ready: &mut VecDeque<Incoming>,
     violation: &mut Option<Violation>,
 ) -> Poll<io::Result<usize>> {
+    if let Some((data, want)) = decoder.direct(DIRECT_AT_LEAST) {
+        // A large payload goes straight into its message, without a copy through the scratch.
+        let mut buf = ReadBuf::uninit(&mut data.spare_capacity_mut()[..want]);
+        ready!(Pin::new(&mut *source).poll_read(cx, &mut buf))?;
+        let n = buf.filled().len();
+        // SAFETY: `poll_read` initialized the first `n` bytes of the spare capacity.
+        unsafe { data.set_len(data.len() + n) };
+        if n > 0 {
+            if let Err(v) = decoder.took(n, &mut |m| ready.push_back(m)) {
+                *violation = Some(v);
+            }
+        }
+        return Poll::Ready(Ok(n));
+    }
     SCRATCH.with_borrow_mut(|scratch| {
         let mut buf = ReadBuf::new(scratch);
         ready!(Pin::new(&mut *source).poll_read(cx, &mut buf))?;
-        let got = buf.filled();
-        if let Err(v) = decoder.feed(got, &mut |m| ready.push_back(m)) {
+        // One allocation per read: each message in it is a slice of this copy.
+        let got = Bytes::copy_from_slice(buf.filled());
+        if let Err(v) = decoder.feed(&got, &mut |m| ready.push_back(m)) {
             *violation = Some(v);
         }
         Poll::Ready(Ok(got.len()))

@@ -77,7 +77,8 @@ fn push_event(ruby: &Ruby, out: RArray, event: &Event) -> Result<(), Error> {
         }
         Kind::Text(t) => {
             out.push(TEXT)?;
-            out.push(ruby.str_new(t))?;
+            // SAFETY: the decoder checked that a text payload is valid UTF-8 (decode.rs).
+            out.push(ruby.str_new(unsafe { std::str::from_utf8_unchecked(t) }))?;
         }
         Kind::Binary(b) => {
             out.push(BINARY)?;
