@@ -17,7 +17,7 @@ use tokio::time::{sleep_until, Instant, Sleep};
 use tokio_tungstenite::tungstenite::Bytes;
 
 use crate::decode::{Decoder, Incoming, Violation};
-use crate::dial::{seconds, Target};
+use crate::dial::seconds;
 use crate::inbox::Kind;
 use crate::session::{Reporter, Shared, Timing};
 use crate::transport::{now_ms, Transport};
@@ -50,15 +50,17 @@ pub(crate) enum Ending {
 pub(crate) struct Reader<'a> {
     pub report: &'a Reporter,
     pub timing: Timing,
-    pub target: &'a Target,
+    /// `host:port`, for the words of every ending.
+    pub authority: &'a str,
+    /// The largest message accepted (`max_length`).
+    pub max_length: usize,
     pub shared: &'a Shared,
     pub write_clock: Arc<AtomicU64>,
 }
 
 impl Reader<'_> {
     pub async fn run(&self, mut source: ReadSide, mut close_sent: oneshot::Receiver<()>) -> Ending {
-        let max_length = self.target.ws_config.max_message_size.unwrap_or(usize::MAX);
-        let mut decoder = Decoder::new(max_length);
+        let mut decoder = Decoder::new(self.max_length);
         let mut ready: VecDeque<Incoming> = VecDeque::new();
         let mut violation: Option<Violation> = None;
         let mut peer_close: Option<(u16, String)> = None;
@@ -93,7 +95,7 @@ impl Reader<'_> {
                     Some((code, reason)) => Ending::Clean { code, reason },
                     None => Ending::Failed {
                         code: v.code,
-                        message: format!("the server at {} {}", self.target.authority(), v.words),
+                        message: format!("the server at {} {}", self.authority, v.words),
                     },
                 };
             }
@@ -150,7 +152,7 @@ impl Reader<'_> {
                         }
                         None => return Ending::Failed {
                             code: 1006,
-                            message: close_timeout_words(self.target, self.timing, close_written),
+                            message: close_timeout_words(self.authority, self.timing, close_written),
                         },
                     }
                 }
@@ -175,20 +177,20 @@ impl Reader<'_> {
                         // The close frames were exchanged; a reset after that loses nothing.
                         return Ending::Clean { code, reason };
                     }
-                    return read_failure(&e, self.target, decoder.in_the_middle());
+                    return read_failure(&e, self.authority, decoder.in_the_middle());
                 }
             };
             if got == 0 {
                 return match peer_close {
-                    Some(_) => ended_without_error(peer_close, self.target),
+                    Some(_) => ended_without_error(peer_close, self.authority),
                     None if decoder.in_the_middle() => Ending::Failed {
                         code: 1006,
                         message: format!(
                             "the server at {} closed the connection in the middle of a frame",
-                            self.target.authority()
+                            self.authority
                         ),
                     },
-                    None => ended_without_error(None, self.target),
+                    None => ended_without_error(None, self.authority),
                 };
             }
             last_heard = Instant::now();
@@ -277,7 +279,7 @@ impl Reader<'_> {
         format!(
             "no reply to ping for {} from {}: nothing came back, not even a pong (pong_timeout); the connection is presumed dead and was dropped",
             seconds(timeout),
-            self.target.authority()
+            self.authority
         )
     }
 }
@@ -300,9 +302,8 @@ fn instant_of(ms: u64) -> Instant {
         .unwrap_or_else(Instant::now)
 }
 
-fn close_timeout_words(target: &Target, timing: Timing, written: bool) -> String {
+fn close_timeout_words(authority: &str, timing: Timing, written: bool) -> String {
     let limit = seconds(timing.close_timeout);
-    let authority = target.authority();
     if written {
         format!("{authority} did not answer the close handshake within {limit} (close_timeout); the connection was dropped")
     } else {
@@ -310,14 +311,14 @@ fn close_timeout_words(target: &Target, timing: Timing, written: bool) -> String
     }
 }
 
-fn ended_without_error(peer_close: Option<(u16, String)>, target: &Target) -> Ending {
+fn ended_without_error(peer_close: Option<(u16, String)>, authority: &str) -> Ending {
     match peer_close {
         Some((code, reason)) => Ending::Clean { code, reason },
         None => Ending::Failed {
             code: 1006,
             message: format!(
                 "the server at {} closed the connection without a WebSocket close frame",
-                target.authority()
+                authority
             ),
         },
     }
@@ -359,18 +360,18 @@ fn fill(
 }
 
 /// A read error: the connection is gone (1006), in words that say what happened.
-fn read_failure(e: &io::Error, target: &Target, in_frame: bool) -> Ending {
+fn read_failure(e: &io::Error, authority: &str, in_frame: bool) -> Ending {
     let message = match e.kind() {
         io::ErrorKind::ConnectionReset => format!(
             "the connection to {} was reset (by the server or the network)",
-            target.authority()
+            authority
         ),
-        io::ErrorKind::UnexpectedEof if !in_frame => return ended_without_error(None, target),
+        io::ErrorKind::UnexpectedEof if !in_frame => return ended_without_error(None, authority),
         io::ErrorKind::UnexpectedEof => format!(
             "the server at {} closed the connection in the middle of a frame",
-            target.authority()
+            authority
         ),
-        _ => format!("reading from {} failed: {e}", target.authority()),
+        _ => format!("reading from {} failed: {e}", authority),
     };
     Ending::Failed {
         code: 1006,

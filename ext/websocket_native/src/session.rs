@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use tokio::io::AsyncWriteExt;
 use tokio::sync::{oneshot, Notify};
+use tokio::task::JoinHandle;
 
 use crate::commands::Commands;
 use crate::dial::{self, Target};
@@ -15,7 +16,7 @@ use crate::encode;
 use crate::inbox::{Budget, Inbox, Kind, Step};
 use crate::reader::{Ending, Reader};
 use crate::waves;
-use crate::writer::{write_loop, Queue};
+use crate::writer::{write_loop, Queue, WriteSide};
 
 /// After the server broke the protocol, how long the replies to its earlier messages may take to
 /// be queued by Ruby and written before our close frame goes out anyway (see `Kind::Failing`).
@@ -205,13 +206,28 @@ impl Reporter {
 }
 
 /// Runs a connection from dial to the final close event. Always ends with exactly one Close event.
-pub async fn run(id: u64, target: Target, timing: Timing, inbox: Arc<Inbox>, shared: Arc<Shared>) {
+pub async fn run(
+    id: u64,
+    target: Box<Target>,
+    timing: Timing,
+    inbox: Arc<Inbox>,
+    shared: Arc<Shared>,
+) {
     let report = Reporter { id, inbox };
     // Each phase is boxed: the task itself stays small, the dial's state (kilobytes) is freed
     // once open, and an open connection holds only what its live phase needs.
     let dialed = Box::pin(dial_phase(&target, &report, &shared)).await;
     if let Some((opened, early)) = dialed {
-        Box::pin(live(target, timing, report, shared, opened, early)).await;
+        // The dial's settings are not needed any more: keep only what the words of an ending use.
+        let authority = target.authority();
+        let max_length = target.ws_config.max_message_size.unwrap_or(usize::MAX);
+        drop(target);
+        let link = Link {
+            authority,
+            max_length,
+            timing,
+        };
+        Box::pin(live(link, report, shared, opened, early)).await;
     }
 }
 
@@ -253,9 +269,15 @@ async fn dial_phase(
 }
 
 /// An open connection: reader here, writer in its own task, then the end reported.
-async fn live(
-    target: Target,
+/// What an open connection keeps of its settings.
+struct Link {
+    authority: String,
+    max_length: usize,
     timing: Timing,
+}
+
+async fn live(
+    link: Link,
     report: Reporter,
     shared: Arc<Shared>,
     opened: dial::Opened,
@@ -270,26 +292,53 @@ async fn live(
     let (source, sink) = tokio::io::split(opened.transport);
     let (close_tx, close_rx) = oneshot::channel();
     let (stop_tx, stop_rx) = oneshot::channel();
-    let mut writer = tokio::spawn(write_loop(
-        sink,
-        Queue {
-            early,
-            stop: stop_rx,
-        },
-        shared.clone(),
-        timing,
-        close_tx,
-        report.clone(),
-    ));
+    let timing = link.timing;
+    let writer = spawn_writer(sink, early, stop_rx, &shared, timing, close_tx, &report);
     let ending = Reader {
         report: &report,
         timing,
-        target: &target,
+        authority: &link.authority,
+        max_length: link.max_length,
         shared: &shared,
         write_clock,
     }
     .run(source, close_rx)
     .await;
+    // Boxed: its timers and writes would otherwise sit in this future all the connection's life.
+    Box::pin(conclude(ending, writer, stop_tx, timing, report, shared)).await;
+}
+
+/// Starts the writer task. Not inline in `live`: the writer's future would take room there too.
+fn spawn_writer(
+    sink: WriteSide,
+    early: VecDeque<Command>,
+    stop: oneshot::Receiver<()>,
+    shared: &Arc<Shared>,
+    timing: Timing,
+    close_sent: oneshot::Sender<()>,
+    report: &Reporter,
+) -> JoinHandle<Option<WriteSide>> {
+    let queue = Queue { early, stop };
+    tokio::spawn(write_loop(
+        sink,
+        queue,
+        shared.clone(),
+        timing,
+        close_sent,
+        report.clone(),
+    ))
+}
+
+/// After the reader ended: the writer finished or stopped, then the close reported (and, on a
+/// protocol failure, our close frame sent).
+async fn conclude(
+    ending: Ending,
+    mut writer: JoinHandle<Option<WriteSide>>,
+    stop_tx: oneshot::Sender<()>,
+    timing: Timing,
+    report: Reporter,
+    shared: Arc<Shared>,
+) {
     // The server broke the protocol after messages whose callbacks may still be replying: let
     // Ruby run them and queue a barrier behind their replies, so those go out before our close.
     let replied = match ending {

@@ -17,7 +17,7 @@ use crate::session::{self, Command, Shared, Timing};
 /// What `start` hands to the connection task.
 struct Pending {
     id: u64,
-    target: Target,
+    target: Box<Target>,
     timing: Timing,
     log: bool,
 }
@@ -27,7 +27,8 @@ pub struct Connection {
     /// The fork generation that made this handle (see `runtime::generation`).
     generation: u64,
     shared: Arc<Shared>,
-    pending: Mutex<Option<Pending>>,
+    /// Boxed: once started, an open connection's handle holds a pointer, not a whole Target.
+    pending: Mutex<Option<Box<Pending>>>,
 }
 
 impl Drop for Connection {
@@ -54,12 +55,12 @@ impl Connection {
         Ok(Connection {
             generation: runtime::generation(),
             shared: Arc::new(Shared::new(send_limit)),
-            pending: Mutex::new(Some(Pending {
+            pending: Mutex::new(Some(Box::new(Pending {
                 id,
-                target,
+                target: Box::new(target),
                 timing,
                 log,
-            })),
+            }))),
         })
     }
 
@@ -70,9 +71,15 @@ impl Connection {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .take();
-        let Some(mut p) = taken else {
+        let Some(p) = taken else {
             return Ok(false);
         };
+        let Pending {
+            id,
+            mut target,
+            timing,
+            log,
+        } = *p;
         let process = runtime::current().map_err(|e| {
             Error::new(
                 ruby.exception_runtime_error(),
@@ -86,14 +93,14 @@ impl Connection {
             )
         })?;
         let inbox = process.inbox.clone();
-        if p.log {
-            let (id, sink) = (p.id, inbox.clone());
-            p.target.trace = Some(Arc::new(move |step, line| {
+        if log {
+            let sink = inbox.clone();
+            target.trace = Some(Arc::new(move |step, line| {
                 sink.push(id, Kind::Trace { step, line });
             }));
         }
         let shared = rb_self.shared.clone();
-        let session = session::run(p.id, p.target, p.timing, inbox.clone(), shared.clone());
+        let session = session::run(id, target, timing, inbox.clone(), shared.clone());
         // A combinator, not an async block: a block would hold the session future twice.
         let guarded = AssertUnwindSafe(session).catch_unwind().map(move |result| {
             // A bug must still end the connection with an error and a close, never a silent hang.
@@ -105,8 +112,8 @@ impl Connection {
                     .unwrap_or_else(|| "unknown panic".to_string());
                 let message = format!("internal error in websocket-native ({what}); the connection was dropped. Please report this.");
                 shared.finished.store(true, Ordering::Release);
-                inbox.push(p.id, Kind::Error { step: Step::Connection, message: message.clone() });
-                inbox.push(p.id, Kind::Close { code: 1006, reason: message, clean: false });
+                inbox.push(id, Kind::Error { step: Step::Connection, message: message.clone() });
+                inbox.push(id, Kind::Close { code: 1006, reason: message, clean: false });
             }
         });
         rt.spawn(guarded);
