@@ -132,6 +132,10 @@ pub(crate) async fn write_loop(
             Some(c)
         } else {
             tokio::select! {
+                // In this order: a pong owed for a ping that came before a message goes out
+                // before the reply to that message (Autobahn 5.19, 5.20), and a due keepalive
+                // ping is not starved by a steady stream of sends.
+                biased;
                 _ = &mut queue.stop => return Some(batch.out),
                 () = shared.answer_ready.notified() => {
                     let answer = shared.take_answer();
@@ -152,11 +156,11 @@ pub(crate) async fn write_loop(
                     }
                     continue;
                 }
-                c = shared.commands.recv() => c,
                 _ = async { match pinger.as_mut() { Some(t) => { t.tick().await; } None => std::future::pending::<()>().await } } => {
                     ping_count += 1;
                     Some(Command::Ping(ping_count.to_string().into_bytes()))
                 }
+                c = shared.commands.recv() => c,
             }
         };
         let Some(cmd) = cmd else {
