@@ -6,6 +6,7 @@
 #   IMPL=native|faye_layer|faye [LOG=debug] ruby bench/client.rb pipelined URL SIZE WINDOW SECONDS
 #   IMPL=... ruby bench/client.rb rtt URL SIZE COUNT
 #   IMPL=... ruby bench/client.rb idle URL COUNT [CA_FILE]
+#   IMPL=... ruby bench/client.rb burst URL COUNT BURST   (idle, after BURST of them echo 1 MiB)
 
 IMPL = ENV.fetch("IMPL")
 case IMPL
@@ -106,8 +107,9 @@ def rtt(url, size, count)
 end
 
 # Opens one connection (libraries, runtime and buffers warm), then COUNT more at once: reports the
-# time until all are open, RSS per added connection once idle, and CPU used while idle.
-def idle(url, count, ca_file)
+# time until all are open, RSS per added connection once idle, and CPU used while idle. With a
+# BURST, that many of them first echo one 1 MiB message each: what is kept after large messages.
+def idle(url, count, ca_file, burst = 0)
   limit = Process.getrlimit(:NOFILE)[1]
   Process.setrlimit(:NOFILE, limit)
   clients = []
@@ -127,7 +129,7 @@ def idle(url, count, ca_file)
           opened += 1
           if opened == count
             setup = now - started
-            finish
+            burst.zero? ? finish : echo_burst(clients.first(burst))
           end
         end
         clients << ws
@@ -145,10 +147,20 @@ def idle(url, count, ca_file)
   exit!(0) # no close handshakes for thousands of clients: the bench process just goes
 end
 
+def echo_burst(clients)
+  payload = ("b" * (1024 * 1024)).freeze
+  echoed = 0
+  clients.each do |ws|
+    ws.on(:message) { finish if (echoed += 1) == clients.size }
+    ws.send(payload)
+  end
+end
+
 mode, url, *rest = ARGV
 case mode
 when "pipelined" then pipelined(url, Integer(rest[0]), Integer(rest[1]), Float(rest[2]))
 when "rtt" then rtt(url, Integer(rest[0]), Integer(rest[1]))
 when "idle" then idle(url, Integer(rest[0]), rest[1])
-else abort "usage: client.rb pipelined|rtt|idle URL ..."
+when "burst" then idle(url, Integer(rest[0]), nil, Integer(rest[1]))
+else abort "usage: client.rb pipelined|rtt|idle|burst URL ..."
 end

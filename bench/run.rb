@@ -19,6 +19,7 @@ module Bench
   SIZES = { "32 B" => 32, "1 KiB" => 1024, "64 KiB" => 65_536, "1 MiB" => 1_048_576 }.freeze
   RTT_COUNT = FULL ? 10_000 : 2000
   IDLE_COUNTS = [1000, 5000].freeze
+  BURST = 100
   PLAIN = File.join(File.dirname(Support::TestServer::BINARY), "ws-bench-client")
   COLUMNS = { "native" => "gem", "faye_layer" => "gem faye layer", "faye" => "faye 0.11 + EM",
               "plain" => "plain tokio-tungstenite" }.freeze
@@ -164,6 +165,21 @@ module Bench
     end
   end
 
+  # What stays after large messages: the idle figure once 100 of 1000 connections echoed 1 MiB
+  # each; then again with glibc told to map every block of 128 KiB or more (its dynamic threshold
+  # otherwise keeps freed large blocks in the heap, for every implementation alike).
+  def after_burst
+    [["", nil], [", MALLOC_MMAP_THRESHOLD_=131072", "131072"]].each do |label, threshold|
+      ENV["MALLOC_MMAP_THRESHOLD_"] = threshold
+      results = measure(impls(plain: false), "burst", @server.url("/bench"), 1000, BURST)
+      @peer = ""
+      row("idle memory per connection, ws × 1000, after #{BURST} of them echo 1 MiB#{label} (bytes)", results,
+          higher_better: false) { |r| r[:bytes_per_conn] }
+    ensure
+      ENV.delete("MALLOC_MMAP_THRESHOLD_")
+    end
+  end
+
   def print_table
     head = ["measure", *COLUMNS.values, "gem vs faye", "gem vs plain", "echo peer CPU (gem run)"]
     puts "| #{head.join(' | ')} |"
@@ -182,11 +198,12 @@ module Bench
     @peer = ""
     warn "bench: #{FULL ? 'full' : 'short'} run (BENCH_FULL=1 for the full one); " \
          "#{faye? ? '' : 'faye-websocket + eventmachine not installed; '}#{Etc.nprocessors} cores"
-    only = ENV.fetch("BENCH_ONLY", "pipelined,logging,rtt,idle").split(",")
+    only = ENV.fetch("BENCH_ONLY", "pipelined,logging,rtt,idle,burst").split(",")
     pipelined if only.include?("pipelined")
     logging_cost if only.include?("logging")
     round_trips if only.include?("rtt")
     idle if only.include?("idle")
+    after_burst if only.include?("burst")
     puts
     puts "Median of #{REPS} runs (#{SECONDS} s each for throughput); ratios from the same run; " \
          "`gem vs` > 1 means the gem is better. Echo peer CPU is the share of one core it used."
