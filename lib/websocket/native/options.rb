@@ -15,8 +15,6 @@ module WebSocket
         pong_timeout: :ping,
         max_length: (2**26) - 1,
         max_handshake_size: 64 * 1024,
-        read_buffer_size: 8 * 1024,
-        write_buffer_size: 8 * 1024,
         send_limit: 8 * 1024 * 1024
       }.freeze
       KEYS = (DEFAULTS.keys + %i[headers tls proxy logger]).freeze
@@ -78,8 +76,6 @@ module WebSocket
           pong_timeout: pong_timeout,
           max_length: positive_integer(:max_length),
           max_handshake_size: positive_integer(:max_handshake_size),
-          read_buffer_size: positive_integer(:read_buffer_size),
-          write_buffer_size: positive_integer(:write_buffer_size, allow_zero: true),
           send_limit: positive_integer(:send_limit),
           log: !@logger.nil?
         }
@@ -253,9 +249,9 @@ module WebSocket
         seconds(:pong_timeout)
       end
 
-      def positive_integer(key, allow_zero: false)
+      def positive_integer(key)
         value = @options[key]
-        ok = value.is_a?(Integer) && (allow_zero ? value >= 0 : value.positive?) && value < 2**62
+        ok = value.is_a?(Integer) && value.positive? && value < 2**62
         fail!("#{key} must be a positive Integer, not #{value.inspect}") unless ok
         value
       end

@@ -107,8 +107,6 @@ pub fn read(ruby: &Ruby, hash: RHash) -> Result<(Target, Timing), Error> {
     };
     let max_length: usize = r.get("max_length")?;
     let ws_config = WebSocketConfig::default()
-        .read_buffer_size(r.get("read_buffer_size")?)
-        .write_buffer_size(r.get("write_buffer_size")?)
         .max_message_size(Some(max_length))
         .max_frame_size(Some(max_length));
     let open_timeout = r
