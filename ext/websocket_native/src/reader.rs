@@ -76,9 +76,9 @@ impl Reader<'_> {
         let mut freed = pin!(self.shared.budget.freed.notified());
         let mut close_asked = pin!(self.shared.close_requested.notified());
         let mut pinged = pin!(self.shared.pinged.notified());
-        let mut deadline_timer = pin!(sleep_until(Instant::now()));
+        let mut deadline_timer: Option<Pin<Box<Sleep>>> = None;
         let mut deadline_armed: Option<Instant> = None;
-        let mut silence_timer = pin!(sleep_until(Instant::now()));
+        let mut silence_timer: Option<Pin<Box<Sleep>>> = None;
         let mut silence_armed: Option<Instant> = None;
         loop {
             // What one read decoded goes first, whatever else is due.
@@ -116,8 +116,8 @@ impl Reader<'_> {
                 .and_then(|t| self.ping_sent().map(|sent| sent.max(alive_since) + t));
             let watch_pings =
                 self.timing.pong_timeout.is_some() && silence_limit.is_none() && !paused;
-            rearm(deadline_timer.as_mut(), &mut deadline_armed, deadline);
-            rearm(silence_timer.as_mut(), &mut silence_armed, silence_limit);
+            rearm(&mut deadline_timer, &mut deadline_armed, deadline);
+            rearm(&mut silence_timer, &mut silence_armed, silence_limit);
             let next = tokio::select! {
                 r = poll_fn(|cx| fill(cx, &mut source, &mut decoder, &mut ready, &mut violation)), if !paused => r,
                 () = freed.as_mut(), if paused => {
@@ -139,7 +139,7 @@ impl Reader<'_> {
                     }
                     continue;
                 }
-                () = deadline_timer.as_mut(), if deadline.is_some() => {
+                () = fired(&mut deadline_timer), if deadline.is_some() => {
                     deadline_armed = None; // fired: whatever comes next re-arms it
                     if let Some((code, reason)) = peer_close {
                         // We answered the server's close; it just did not hang up. Still clean.
@@ -160,7 +160,7 @@ impl Reader<'_> {
                     pinged.set(self.shared.pinged.notified());
                     continue;
                 }
-                () = silence_timer.as_mut(), if silence_limit.is_some() => {
+                () = fired(&mut silence_timer), if silence_limit.is_some() => {
                     silence_armed = None;
                     let timeout = self.timing.pong_timeout.unwrap_or_default();
                     let since = last_heard.max(self.upload_progress(&mut proven));
@@ -284,13 +284,25 @@ impl Reader<'_> {
     }
 }
 
-/// Points a kept timer at `want` when that changed since it was last armed.
-fn rearm(timer: Pin<&mut Sleep>, armed: &mut Option<Instant>, want: Option<Instant>) {
+/// Points a kept timer at `want` when that changed since it was last armed. The timer is made
+/// the first time it is needed: most connections never arm one, and each is 112 bytes.
+fn rearm(timer: &mut Option<Pin<Box<Sleep>>>, armed: &mut Option<Instant>, want: Option<Instant>) {
     if let Some(at) = want {
         if *armed != want {
-            timer.reset(at);
+            match timer {
+                Some(t) => t.as_mut().reset(at),
+                None => *timer = Some(Box::pin(sleep_until(at))),
+            }
             *armed = want;
         }
+    }
+}
+
+/// Waits for an armed timer (the caller polls only while one is armed).
+async fn fired(timer: &mut Option<Pin<Box<Sleep>>>) {
+    match timer {
+        Some(t) => t.as_mut().await,
+        None => std::future::pending().await,
     }
 }
 

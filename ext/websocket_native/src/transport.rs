@@ -78,6 +78,16 @@ impl AsyncRead for Transport {
 }
 
 impl Transport {
+    /// Notes the time of a write that made progress; passes its result on.
+    fn clocked(&self, result: Poll<io::Result<usize>>) -> Poll<io::Result<usize>> {
+        if let Poll::Ready(Ok(n)) = &result {
+            if *n > 0 {
+                self.last_write.store(now_ms(), Ordering::Release);
+            }
+        }
+        result
+    }
+
     /// The next bytes: the replayed ones first, then the socket's.
     fn read_raw(&mut self, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
         if !self.leftover.is_empty() {
@@ -109,12 +119,7 @@ impl AsyncWrite for Transport {
             Inner::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
             Inner::TlsInTls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
         };
-        if let Poll::Ready(Ok(n)) = &result {
-            if *n > 0 {
-                this.last_write.store(now_ms(), Ordering::Release);
-            }
-        }
-        result
+        this.clocked(result)
     }
 
     fn poll_write_vectored(
@@ -128,12 +133,7 @@ impl AsyncWrite for Transport {
             Inner::Tls(s) => Pin::new(s.as_mut()).poll_write_vectored(cx, bufs),
             Inner::TlsInTls(s) => Pin::new(s.as_mut()).poll_write_vectored(cx, bufs),
         };
-        if let Poll::Ready(Ok(n)) = &result {
-            if *n > 0 {
-                this.last_write.store(now_ms(), Ordering::Release);
-            }
-        }
-        result
+        this.clocked(result)
     }
 
     fn is_write_vectored(&self) -> bool {

@@ -97,6 +97,14 @@ impl Batch {
         self.flush(shared, Some(&payload)).await
     }
 
+    /// Writes what is batched and gives the stream back to the session.
+    async fn hand_back(mut self, shared: &Shared, report: &Reporter) -> Option<WriteSide> {
+        if self.flush(shared, None).await.ok()? {
+            report.push(Kind::Drain);
+        }
+        Some(self.out)
+    }
+
     /// Writes a control frame after what is batched.
     async fn control(&mut self, shared: &Shared, opcode: u8, payload: &[u8]) -> io::Result<bool> {
         encode::frame(&mut self.buf, opcode, payload);
@@ -184,18 +192,12 @@ pub(crate) async fn write_loop(
                 }
                 Ok(false)
             }
+            // Everything before it is written; the session takes the stream from here. While the
+            // session is failing the connection, a close asked for meanwhile ends the writer the
+            // same way: the session's close frame goes out, not this one.
+            Command::Barrier => return batch.hand_back(&shared, &report).await,
             Command::Close(..) if shared.failing.load(Ordering::Acquire) => {
-                // The session is failing the connection: its close frame goes out, not this one.
-                if batch.flush(&shared, None).await.ok()? {
-                    report.push(Kind::Drain);
-                }
-                return Some(batch.out);
-            }
-            Command::Barrier => {
-                if batch.flush(&shared, None).await.ok()? {
-                    report.push(Kind::Drain);
-                }
-                return Some(batch.out);
+                return batch.hand_back(&shared, &report).await
             }
             Command::Close(code, reason) => {
                 let payload = encode::close_payload(code, &reason);

@@ -18,7 +18,7 @@ module WebSocket
         flush = locked do
           listeners_for(type) << block
           refresh_targets(type)
-          kept_events.key?(type)
+          kept?(type)
         end
         schedule_flush(type) if flush
         self
@@ -42,12 +42,12 @@ module WebSocket
           flush = locked do
             setter_slots[type] = handler
             refresh_targets(type)
-            handler && kept_events.key?(type)
+            handler && kept?(type)
           end
           schedule_flush(type) if flush
         end
 
-        define_method(:"on#{type}") { setter_slots[type] }
+        define_method(:"on#{type}") { @setter_slots&.[](type) }
       end
 
       private
@@ -77,6 +77,11 @@ module WebSocket
         @kept_events ||= {}
       end
 
+      # Made only when an event is kept: most clients never keep one.
+      def kept?(type)
+        @kept_events&.key?(type) || false
+      end
+
       # type => frozen list of the `on<type>` handler then listeners, rebuilt by on/off/on<type>=,
       # so an emit reads one Hash entry and allocates nothing.
       def target_table
@@ -86,7 +91,7 @@ module WebSocket
       # Called locked. A new frozen list replaces the old one: an emit running meanwhile on the
       # reactor sees either, whole.
       def refresh_targets(type)
-        list = [setter_slots[type], *listeners_for(type)].compact.freeze
+        list = [@setter_slots&.[](type), *listeners_for(type)].compact.freeze
         target_table[type] = list.empty? ? nil : list
       end
 
@@ -107,7 +112,7 @@ module WebSocket
 
         flush = false
         targets = locked do
-          if kept_events[type] || targets_for(type).nil?
+          if kept?(type) || targets_for(type).nil?
             (kept_events[type] ||= []) << event
             # Queued behind kept events while listeners exist: make sure a flush will come (a
             # scheduled one may have been dropped, e.g. when EM.run ended). Flushes are idempotent.
@@ -130,7 +135,7 @@ module WebSocket
       def flush_kept(type)
         loop do
           event, targets = locked do
-            kept = kept_events[type]
+            kept = @kept_events&.[](type)
             targets = targets_for(type)
             if kept.nil? || kept.empty? || targets.nil?
               kept_events.delete(type) if kept&.empty?
