@@ -83,6 +83,31 @@ RSpec.describe "strict protocol handling" do
     end
   end
 
+  it "never sends a second close frame when the server breaks the protocol after ours" do
+    frames = Thread::Queue.new
+    handler = lambda do |socket|
+      Thread.new do
+        handshake(socket)
+        while (got = read_frame(socket))
+          frames << got
+          socket.write(frame(3, "?")) if got.first == 8 # a violation instead of the close reply
+        end
+      rescue IOError, SystemCallError
+        nil
+      ensure
+        frames << :eof
+        socket.close
+      end
+    end
+    with_tcp_server(handler) do |port|
+      _, log = record("ws://127.0.0.1:#{port}/") { |ws, event| ws.close(1000, "bye") if event == [:open] }
+      expect(log.last[1]).to eq(1002)
+      sent = frames_until_eof(frames)
+      expect(sent.map(&:first)).to eq([8])
+      expect(sent.first[1]).to eq([1000].pack("n") + "bye")
+    end
+  end
+
   it "fails a text frame at its first invalid byte, while the rest of the frame is still to come" do
     # A 1000-byte text frame of which only 12 bytes ever arrive; the last two are not UTF-8.
     dribble = lambda do |socket|

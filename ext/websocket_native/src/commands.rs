@@ -28,10 +28,15 @@ impl Commands {
 
     /// Queues a command; hands it back when nobody will ever take it.
     pub fn send(&self, cmd: Command) -> Result<(), Command> {
-        if self.shut.load(Ordering::Acquire) {
-            return Err(cmd);
+        {
+            // Checked under the lock `shut` takes: a send is either before the shut (and taken
+            // or counted as not delivered) or refused, never lost in between.
+            let mut queue = self.queue();
+            if self.shut.load(Ordering::Acquire) {
+                return Err(cmd);
+            }
+            queue.push_back(cmd);
         }
-        self.queue().push_back(cmd);
         self.ready.notify_one();
         Ok(())
     }
@@ -39,7 +44,10 @@ impl Commands {
     /// No command will be sent or taken any more; the receiver's `recv` returns what is left,
     /// then None.
     pub fn shut(&self) {
-        self.shut.store(true, Ordering::Release);
+        {
+            let _queue = self.queue();
+            self.shut.store(true, Ordering::Release);
+        }
         self.ready.notify_one();
     }
 

@@ -34,6 +34,9 @@ fn protocol(words: impl Into<String>) -> Violation {
     }
 }
 
+/// How much room a message's buffer takes ahead of the bytes that fill it.
+const RESERVE_STEP: usize = 1 << 20;
+
 /// The frame whose payload is being read.
 struct Frame {
     opcode: u8,
@@ -132,9 +135,10 @@ impl Decoder {
                         .check(chunk)
                         .map_err(|valid| invalid_text(data.len().saturating_add_signed(valid)))?;
                 }
-                // The frame says how long it is: room for all of it at once (the length was
-                // checked against max_length), so the rest can be read straight into it.
-                data.reserve(usize::try_from(remaining).unwrap_or(n));
+                // Room for the rest of the frame, so it can be read straight into the message;
+                // at most RESERVE_STEP at a time: a header alone must not commit memory.
+                let rest = usize::try_from(remaining).map_or(RESERVE_STEP, |r| r.min(RESERVE_STEP));
+                data.reserve(rest);
                 data.extend_from_slice(chunk);
             }
             if let Some(done) = self.frame_end_if_empty()? {
@@ -181,6 +185,16 @@ impl Decoder {
             n => u64::from(n),
         };
         self.have = 0;
+        let minimal = match b1 & 0x7F {
+            126 => length >= 126,
+            127 => length > 0xFFFF && length >> 63 == 0,
+            _ => true,
+        };
+        if !minimal {
+            return Err(protocol(
+                "it encoded a frame length in more bytes than needed (or with the top bit set)",
+            ));
+        }
         let (fin, opcode) = (b0 & 0x80 != 0, b0 & 0x0F);
         if b0 & 0x70 != 0 {
             return Err(protocol(
@@ -284,7 +298,8 @@ impl Decoder {
                     .to_string(),
             });
         }
-        // Checked piece by piece as it arrived.
+        // Checked piece by piece as it arrived; checked whole once more because the reactor
+        // makes Ruby Strings from it without a check (`from_utf8_unchecked`).
         match std::str::from_utf8(&data) {
             Ok(_) => Ok(Some(Incoming::Text(data.into()))),
             Err(e) => Err(invalid_text(e.valid_up_to())),
@@ -479,6 +494,16 @@ mod tests {
                 frame(0x82, &vec![0; (1 << 20) + 1]),
                 1009,
                 "over max_length",
+            ),
+            (
+                vec![0x82, 126, 0, 5, 1, 2, 3, 4, 5],
+                1002,
+                "more bytes than needed",
+            ),
+            (
+                [vec![0x82, 127], (1u64 << 63).to_be_bytes().to_vec()].concat(),
+                1002,
+                "top bit",
             ),
         ];
         for (stream, code, words) in cases {

@@ -347,10 +347,16 @@ fn fill(
 ) -> Poll<io::Result<usize>> {
     if let Some((data, want)) = decoder.direct(DIRECT_AT_LEAST) {
         // A large payload goes straight into its message, without a copy through the scratch.
-        let mut buf = ReadBuf::uninit(&mut data.spare_capacity_mut()[..want]);
+        let spare = &mut data.spare_capacity_mut()[..want];
+        let start = spare.as_ptr().cast::<u8>();
+        let mut buf = ReadBuf::uninit(spare);
         ready!(Pin::new(&mut *source).poll_read(cx, &mut buf))?;
         let n = buf.filled().len();
-        // SAFETY: `poll_read` initialized the first `n` bytes of the spare capacity.
+        if buf.filled().as_ptr() != start {
+            return Poll::Ready(Err(io::Error::other("the stream swapped the read buffer")));
+        }
+        // SAFETY: `poll_read` initialized the first `n` bytes of the spare capacity (the filled
+        // part starts where the spare capacity does: checked above).
         unsafe { data.set_len(data.len() + n) };
         if n > 0 {
             if let Err(v) = decoder.took(n, &mut |m| ready.push_back(m)) {
@@ -364,11 +370,41 @@ fn fill(
         ready!(Pin::new(&mut *source).poll_read(cx, &mut buf))?;
         // One allocation per read: each message in it is a slice of this copy.
         let got = Bytes::copy_from_slice(buf.filled());
-        if let Err(v) = decoder.feed(&got, &mut |m| ready.push_back(m)) {
+        let before = ready.len();
+        let mut sliced = 0;
+        let result = decoder.feed(&got, &mut |m| {
+            sliced += slice_of(&got, &m).map_or(0, <[u8]>::len);
+            ready.push_back(m)
+        });
+        if let Err(v) = result {
             *violation = Some(v);
+        }
+        if sliced * 2 < got.len() {
+            // Mostly other bytes (the start of a large frame, headers): a message must not keep
+            // the whole read alive while the inbox budget counts only its payload.
+            for m in ready.iter_mut().skip(before) {
+                if let Some(b) = slice_of(&got, m) {
+                    let own = Bytes::copy_from_slice(b);
+                    if let Incoming::Text(p) | Incoming::Binary(p) = m {
+                        *p = own;
+                    }
+                }
+            }
         }
         Poll::Ready(Ok(got.len()))
     })
+}
+
+/// The message's payload when it is a slice of this read (not a buffer of its own).
+fn slice_of<'m>(read: &Bytes, m: &'m Incoming) -> Option<&'m [u8]> {
+    match m {
+        Incoming::Text(b) | Incoming::Binary(b)
+            if !b.is_empty() && read.as_ptr_range().contains(&b.as_ptr()) =>
+        {
+            Some(b)
+        }
+        _ => None,
+    }
 }
 
 /// A read error: the connection is gone (1006), in words that say what happened.

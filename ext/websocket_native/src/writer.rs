@@ -20,6 +20,9 @@ pub(crate) type WriteSide = WriteHalf<Transport>;
 /// Under sustained sending, write (and count as written) at least this often.
 const FLUSH_EVERY: usize = 64 * 1024;
 
+/// Answers to the server (pongs) written in a row before a queued command gets its turn.
+const ANSWERS_IN_A_ROW: usize = 8;
+
 /// A payload this large is masked where it is and written on its own, not copied into the
 /// batch buffer.
 const ALONE: usize = 16 * 1024;
@@ -113,7 +116,7 @@ impl Batch {
 }
 
 /// Writes commands in order, flushing when the queue runs dry; returns the write side if it is
-/// usable (for the session's close frame after a failure).
+/// usable and no close frame was written (for the session's close frame after a failure).
 pub(crate) async fn write_loop(
     out: WriteSide,
     mut queue: Queue,
@@ -129,6 +132,7 @@ pub(crate) async fn write_loop(
     });
     let _shut = ShutOnDrop(&shared);
     let mut ping_count: u64 = 0;
+    let mut answered = 0;
     let mut batch = Batch {
         out,
         buf: Vec::new(),
@@ -145,7 +149,10 @@ pub(crate) async fn write_loop(
                 // ping is not starved by a steady stream of sends.
                 biased;
                 _ = &mut queue.stop => return Some(batch.out),
-                () = shared.answer_ready.notified() => {
+                // A server that pings without pause must not starve our sends: after a run of
+                // answers, a queued command goes first.
+                () = shared.answer_ready.notified(), if answered < ANSWERS_IN_A_ROW || shared.commands.is_empty() => {
+                    answered += 1;
                     let answer = shared.take_answer();
                     if !answer.pongs.is_empty() {
                         for payload in &answer.pongs {
@@ -160,7 +167,8 @@ pub(crate) async fn write_loop(
                         let payload = encode::close_payload(code, "");
                         batch.control(&shared, encode::CLOSE, &payload).await.ok()?;
                         let _ = close_sent.send(());
-                        return Some(batch.out);
+                        return None; // a close frame went out: nobody may send another
+
                     }
                     continue;
                 }
@@ -174,6 +182,7 @@ pub(crate) async fn write_loop(
         let Some(cmd) = cmd else {
             return Some(batch.out);
         };
+        answered = 0;
         let drain = match cmd {
             Command::Text(s) => batch.message(&shared, encode::TEXT, s.into_bytes()).await,
             Command::Binary(b) => batch.message(&shared, encode::BINARY, b).await,
@@ -205,7 +214,7 @@ pub(crate) async fn write_loop(
                     report.push(Kind::Drain);
                 }
                 let _ = close_sent.send(());
-                return Some(batch.out);
+                return None; // a close frame went out: nobody may send another
             }
         };
         let mut drain = drain.ok()?;

@@ -63,6 +63,7 @@ module WebSocket
         @url = url
         @ready_state = CONNECTING
         @headers = {}
+        @pings = {}
         # ready_state changes from `close` (any thread) and from events (the reactor) one at a time.
         @state_lock = Mutex.new
         Native.warn_once(:verify_peer, "websocket-native: tls verify_peer is false for #{url}; " \
@@ -126,7 +127,7 @@ module WebSocket
         raise ArgumentError, "a ping payload is at most 125 bytes, not #{payload.bytesize}" if payload.bytesize > 125
         return false if @ready_state >= CLOSING
 
-        (@pings ||= {})[payload] = block if block
+        @pings[payload] = block if block
         @connection.ping(payload)
       end
 
@@ -198,7 +199,7 @@ module WebSocket
         case kind
         when Reactor::TEXT, Reactor::BINARY then @inbox&.keep(first) || emit(Event.message(first))
         when Reactor::OPEN then opened(first, second, third)
-        when Reactor::PONG then @pings&.delete(first)&.call
+        when Reactor::PONG then @pings.delete(first)&.call
         # Not kept without a listener: it reports a state that buffered_amount also shows.
         when Reactor::DRAIN then emit(Event.new(:drain)) if targets_for(:drain)
         when Reactor::ERROR then failed(first.to_sym, second)
@@ -250,7 +251,7 @@ module WebSocket
           @inbox
         end
         inbox&.closed(code, reason, clean)
-        @pings&.clear
+        @pings.clear
         @log&.closed(code, reason, clean)
         emit(Event.new(:close, code: code, reason: reason, was_clean: clean))
       end

@@ -55,7 +55,7 @@ module WebSocket
         up_since = @opened_at
         @opened_at = nil
         @outbox.detach
-        @pings&.clear # pongs of the lost link will never come
+        @pings.clear # pongs of the lost link will never come
         @attempt = 0 if up_since && Native.now - up_since >= @reconnect.reset_after
         @attempt += 1
         error = @last_error || ConnectionError.new("#{@url} closed the connection (code #{code}#{", #{reason}" unless reason.empty?})", step: :connection)
