@@ -34,6 +34,31 @@ fn protocol(words: impl Into<String>) -> Violation {
     }
 }
 
+/// One read's bytes. They are copied into a shared buffer only when a whole message is sliced
+/// from them; a read that only carries parts of large frames is never copied twice.
+pub struct Chunk<'a> {
+    raw: &'a [u8],
+    shared: Option<Bytes>,
+}
+
+impl<'a> Chunk<'a> {
+    pub fn new(raw: &'a [u8]) -> Self {
+        Chunk { raw, shared: None }
+    }
+
+    /// The shared copy, if a message was sliced from it.
+    pub fn shared(&self) -> Option<&Bytes> {
+        self.shared.as_ref()
+    }
+
+    fn slice(&mut self, range: std::ops::Range<usize>) -> Bytes {
+        let raw = self.raw;
+        self.shared
+            .get_or_insert_with(|| Bytes::copy_from_slice(raw))
+            .slice(range)
+    }
+}
+
 /// How much room a message's buffer takes ahead of the bytes that fill it.
 const RESERVE_STEP: usize = 1 << 20;
 
@@ -106,14 +131,19 @@ impl Decoder {
 
     /// Takes the next bytes of the stream, handing each complete message to `out`. After a
     /// violation nothing more may be fed: the connection is failed.
-    pub fn feed(&mut self, read: &Bytes, out: &mut impl FnMut(Incoming)) -> Result<(), Violation> {
+    pub fn feed(
+        &mut self,
+        chunk: &mut Chunk<'_>,
+        out: &mut impl FnMut(Incoming),
+    ) -> Result<(), Violation> {
+        let read = chunk.raw;
         let mut at = 0;
         while at < read.len() {
             let Some(frame) = self.frame.as_mut() else {
                 at += self.header_bytes(&read[at..])?;
                 if let Some(n) = self.whole_message_within(read.len() - at) {
                     // A message in one frame, all of it in this read: a slice of it, no copy.
-                    let payload = read.slice(at..at + n);
+                    let payload = chunk.slice(at..at + n);
                     at += n;
                     out(self.whole(payload)?);
                 } else if let Some(done) = self.frame_end_if_empty()? {
@@ -417,7 +447,7 @@ mod tests {
         let mut decoder = Decoder::new(1 << 20);
         let mut got = Vec::new();
         for chunk in stream.chunks(size) {
-            if let Err(v) = decoder.feed(&Bytes::copy_from_slice(chunk), &mut |m| got.push(m)) {
+            if let Err(v) = decoder.feed(&mut Chunk::new(chunk), &mut |m| got.push(m)) {
                 return (got, Some(v));
             }
         }
@@ -532,7 +562,9 @@ mod tests {
             } else {
                 let end = (at + 100).min(stream.len());
                 let piece = Bytes::copy_from_slice(&stream[at..end]);
-                assert!(decoder.feed(&piece, &mut |m| got.push(m)).is_ok());
+                assert!(decoder
+                    .feed(&mut Chunk::new(&piece), &mut |m| got.push(m))
+                    .is_ok());
                 at = end;
             }
         }
@@ -548,7 +580,7 @@ mod tests {
         let stream = frame(0x81, &bad);
         let mut decoder = Decoder::new(1 << 20);
         let head = Bytes::copy_from_slice(&stream[..5]);
-        assert!(decoder.feed(&head, &mut |_| {}).is_ok());
+        assert!(decoder.feed(&mut Chunk::new(&head), &mut |_| {}).is_ok());
         let (data, want) = decoder.direct(100).expect("direct");
         data.extend_from_slice(&stream[5..5 + want]);
         let v = decoder.took(want, &mut |_| {}).expect_err("invalid");
@@ -561,11 +593,11 @@ mod tests {
         let mut got = Vec::new();
         let stream = Bytes::from(frame(0x82, &vec![1u8; 100_000]));
         assert!(decoder
-            .feed(&stream.slice(..50_000), &mut |m| got.push(m))
+            .feed(&mut Chunk::new(&stream[..50_000]), &mut |m| got.push(m))
             .is_ok());
         assert!(decoder.in_the_middle());
         assert!(decoder
-            .feed(&stream.slice(50_000..), &mut |m| got.push(m))
+            .feed(&mut Chunk::new(&stream[50_000..]), &mut |m| got.push(m))
             .is_ok());
         assert!(!decoder.in_the_middle());
         assert_eq!(decoder.control.capacity(), 0);

@@ -16,7 +16,7 @@ use tokio::sync::oneshot;
 use tokio::time::{sleep_until, Instant, Sleep};
 use tokio_tungstenite::tungstenite::Bytes;
 
-use crate::decode::{Decoder, Incoming, Violation};
+use crate::decode::{Chunk, Decoder, Incoming, Violation};
 use crate::dial::seconds;
 use crate::inbox::Kind;
 use crate::session::{Reporter, Shared, Timing};
@@ -368,42 +368,39 @@ fn fill(
     SCRATCH.with_borrow_mut(|scratch| {
         let mut buf = ReadBuf::new(scratch);
         ready!(Pin::new(&mut *source).poll_read(cx, &mut buf))?;
-        // One allocation per read: each message in it is a slice of this copy.
-        let got = Bytes::copy_from_slice(buf.filled());
+        // At most one allocation per read: each whole message in it is a slice of one copy.
+        let got = buf.filled();
         let before = ready.len();
-        let mut sliced = 0;
-        let result = decoder.feed(&got, &mut |m| {
-            sliced += slice_of(&got, &m).map_or(0, <[u8]>::len);
-            ready.push_back(m)
-        });
-        if let Err(v) = result {
+        let mut chunk = Chunk::new(got);
+        if let Err(v) = decoder.feed(&mut chunk, &mut |m| ready.push_back(m)) {
             *violation = Some(v);
         }
-        if sliced * 2 < got.len() {
-            // Mostly other bytes (the start of a large frame, headers): a message must not keep
-            // the whole read alive while the inbox budget counts only its payload.
-            for m in ready.iter_mut().skip(before) {
-                if let Some(b) = slice_of(&got, m) {
-                    let own = Bytes::copy_from_slice(b);
-                    if let Incoming::Text(p) | Incoming::Binary(p) = m {
-                        *p = own;
-                    }
-                }
-            }
+        if let Some(shared) = chunk.shared() {
+            own_if_sparse(shared, ready, before);
         }
         Poll::Ready(Ok(got.len()))
     })
 }
 
-/// The message's payload when it is a slice of this read (not a buffer of its own).
-fn slice_of<'m>(read: &Bytes, m: &'m Incoming) -> Option<&'m [u8]> {
-    match m {
-        Incoming::Text(b) | Incoming::Binary(b)
-            if !b.is_empty() && read.as_ptr_range().contains(&b.as_ptr()) =>
-        {
-            Some(b)
+/// When the messages sliced from a read cover less than half of it (the rest was headers or
+/// the start of a large frame), gives them copies of their own: a message must not keep the
+/// whole read alive while the inbox budget counts only its payload.
+fn own_if_sparse(read: &Bytes, messages: &mut VecDeque<Incoming>, from: usize) {
+    let sliced_len = |m: &Incoming| match m {
+        Incoming::Text(b) | Incoming::Binary(b) if read.as_ptr_range().contains(&b.as_ptr()) => {
+            b.len()
         }
-        _ => None,
+        _ => 0,
+    };
+    if messages.range(from..).map(sliced_len).sum::<usize>() * 2 >= read.len() {
+        return;
+    }
+    for m in messages.range_mut(from..) {
+        if sliced_len(m) > 0 {
+            if let Incoming::Text(b) | Incoming::Binary(b) = m {
+                *b = Bytes::copy_from_slice(b);
+            }
+        }
     }
 }
 
@@ -424,5 +421,37 @@ fn read_failure(e: &io::Error, authority: &str, in_frame: bool) -> Ending {
     Ending::Failed {
         code: 1006,
         message,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn shares(read: &Bytes, m: &Incoming) -> bool {
+        match m {
+            Incoming::Text(b) | Incoming::Binary(b) => read.as_ptr_range().contains(&b.as_ptr()),
+            _ => false,
+        }
+    }
+
+    #[test]
+    fn copies_messages_that_would_pin_a_mostly_unrelated_read() {
+        let read = Bytes::from(vec![7u8; 100]);
+        let mut sparse = VecDeque::from([
+            Incoming::Ping(vec![1]),
+            Incoming::Binary(read.slice(2..5)),
+            Incoming::Binary(Bytes::from(vec![1u8; 10])),
+        ]);
+        own_if_sparse(&read, &mut sparse, 1);
+        assert!(!shares(&read, &sparse[1]));
+        assert_eq!(sparse[1], Incoming::Binary(Bytes::from(vec![7u8; 3])));
+
+        let mut dense = VecDeque::from([
+            Incoming::Text(read.slice(2..40)),
+            Incoming::Binary(read.slice(42..90)),
+        ]);
+        own_if_sparse(&read, &mut dense, 0);
+        assert!(shares(&read, &dense[0]) && shares(&read, &dense[1]));
     }
 }
