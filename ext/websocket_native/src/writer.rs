@@ -168,7 +168,6 @@ pub(crate) async fn write_loop(
                         batch.control(&shared, encode::CLOSE, &payload).await.ok()?;
                         let _ = close_sent.send(());
                         return None; // a close frame went out: nobody may send another
-
                     }
                     continue;
                 }
