@@ -1,5 +1,6 @@
-//! One task per connection: dial, then an always-polled reader (reader.rs) and a writer fed by
-//! a channel (writer.rs); what Ruby and the task share; how the connection's end is reported.
+//! A connection's life in boxed phases: dial, then live (an always-polled reader, reader.rs, and
+//! a writer task fed by the command queue, writer.rs), then the conclusion; what Ruby and the
+//! task share; how the connection's end is reported.
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
@@ -268,7 +269,6 @@ async fn dial_phase(
     }
 }
 
-/// An open connection: reader here, writer in its own task, then the end reported.
 /// What an open connection keeps of its settings.
 struct Link {
     authority: String,
@@ -276,6 +276,7 @@ struct Link {
     timing: Timing,
 }
 
+/// An open connection: reader here, writer in its own task, then the end reported.
 async fn live(
     link: Link,
     report: Reporter,
