@@ -365,11 +365,15 @@ RSpec.describe "EventMachine stand-in: EM-only APIs side by side with the real E
         EM.run do
           watchdog
           main = Thread.current
+          # Each defer starts from the previous one's callback: the pool runs operations at
+          # once, so their callbacks' order would otherwise be a race (on the real EM too).
+          third = -> { EM.defer(proc { 7 }, EM::Callback(Reporter.new(:method_callback), :report)) }
+          second = lambda do
+            EM.defer(proc { raise IOError, "disk gone" }, proc { log :never },
+                     proc { |e| log :errback, e.class, e.message, EM.reactor_thread?; third.call })
+          end
           EM.defer(proc { Thread.current == main ? :same_thread : :pool_thread },
-                   proc { |r| log :callback, r, EM.reactor_thread? })
-          EM.defer(proc { raise IOError, "disk gone" }, proc { log :never },
-                   proc { |e| log :errback, e.class, e.message, EM.reactor_thread? })
-          EM.defer(proc { 7 }, EM::Callback(Reporter.new(:method_callback), :report))
+                   proc { |r| log :callback, r, EM.reactor_thread?; second.call })
           ran = Thread::Queue.new
           EM.defer { ran << :block_operation }
           log :schedule_now, EM.schedule { :ran_now }
@@ -380,8 +384,10 @@ RSpec.describe "EventMachine stand-in: EM-only APIs side by side with the real E
           rescue ArgumentError
             log :callback_needs_something
           end
-          Thread.new { EM.schedule { log :scheduled_from_thread, EM.reactor_thread? } }.join
-          EM.add_timer(0.3) { log ran.pop; EM.stop }
+          # Later than the deferred callbacks (which run as soon as the pool is done), so the
+          # order does not depend on how fast the pool's threads start on a busy machine.
+          EM.add_timer(0.2) { Thread.new { EM.schedule { log :scheduled_from_thread, EM.reactor_thread? } }.join }
+          EM.add_timer(0.4) { log ran.pop; EM.stop }
         end
       RUBY
       expected: [
