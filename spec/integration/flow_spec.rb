@@ -29,6 +29,26 @@ RSpec.describe "flow control, liveness and slow peers" do
     expect(batches.max).to be <= 2 * 1024 * 1024
   end
 
+  it "bounds a flood of empty messages too: each counts against the budget" do
+    total = 200_000
+    queued = nil
+    count = 0
+    _, log = record(server.url("/flood?count=#{total}&size=0"), limit: 60) do |ws, event|
+      next unless event.first == :message
+
+      count += 1
+      if count == 1
+        sleep 1 # meanwhile the server sends all of them: the core must stop reading at the budget
+        queued = ws.instance_variable_get(:@connection).inbox_bytes
+      end
+      ws.close if count == total
+    end
+    expect(count).to eq(total), "ended early: #{log.last.inspect}"
+    # The budget (8 MiB) plus what one read had decoded: 64 KiB of 2-byte frames, 64 B each.
+    expect(queued).to be > 4 * 1024 * 1024
+    expect(queued).to be <= 10 * 1024 * 1024 + 512 * 1024
+  end
+
   it "drops a link that answers no ping within pong_timeout (default: the ping interval)" do
     _, log = record(server.url("/deaf"), ping: 0.2)
     expect(log[0]).to eq([:open])

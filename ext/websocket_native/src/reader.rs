@@ -38,6 +38,10 @@ thread_local! {
 /// How long to wait for the server to close TCP after the close frames were exchanged.
 const CLOSE_GRACE: Duration = Duration::from_secs(1);
 
+/// What a message costs in the inbox besides its payload (its event), counted against the
+/// budget too: a flood of empty messages is bounded like any other.
+const EVENT_COST: usize = 64;
+
 /// Received bytes a connection may have waiting for Ruby before it stops reading its socket.
 const INBOX_BUDGET: usize = 8 * 1024 * 1024;
 
@@ -213,12 +217,12 @@ impl Reader<'_> {
         }
         match incoming {
             Incoming::Text(t) => {
-                let bytes = t.len();
+                let bytes = t.len() + EVENT_COST;
                 self.report
                     .message(Kind::Text(t), bytes, &self.shared.budget);
             }
             Incoming::Binary(b) => {
-                let bytes = b.len();
+                let bytes = b.len() + EVENT_COST;
                 self.report
                     .message(Kind::Binary(b), bytes, &self.shared.budget);
             }
