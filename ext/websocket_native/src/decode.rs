@@ -301,11 +301,7 @@ impl Decoder {
 
     /// When the current frame's payload is complete: ends it, and returns what it completed.
     fn frame_end_if_empty(&mut self) -> Result<Option<Incoming>, Violation> {
-        match &self.frame {
-            Some(f) if f.remaining == 0 => {}
-            _ => return Ok(None),
-        }
-        let Some(Frame { opcode, fin, .. }) = self.frame.take() else {
+        let Some(Frame { opcode, fin, .. }) = self.frame.take_if(|f| f.remaining == 0) else {
             return Ok(None);
         };
         if opcode >= 8 {

@@ -12,7 +12,6 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio_rustls::TlsConnector;
 use tokio_tungstenite::tungstenite::handshake::client::generate_key;
 use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
-use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 
 use crate::dns;
 use crate::inbox::Step;
@@ -49,7 +48,8 @@ pub struct Target {
     pub proxy: Option<Proxy>,
     pub open_timeout: Duration,
     pub max_head: usize,
-    pub ws_config: WebSocketConfig,
+    /// The largest message accepted from the server (`max_length`).
+    pub max_length: usize,
     /// Set when the connection's logger is on: receives one line per finished step.
     pub trace: Option<Trace>,
 }

@@ -174,27 +174,11 @@ impl Reader<'_> {
                     return Ending::Failed { code: 1006, message: self.silence_words() };
                 }
             };
-            let got = match next {
-                Ok(got) => got,
-                Err(e) => {
-                    if let Some((code, reason)) = peer_close {
-                        // The close frames were exchanged; a reset after that loses nothing.
-                        return Ending::Clean { code, reason };
-                    }
-                    return read_failure(&e, self.authority, decoder.in_the_middle());
-                }
-            };
-            if got == 0 {
+            if !matches!(next, Ok(got) if got > 0) {
                 return match peer_close {
-                    Some(_) => ended_without_error(peer_close, self.authority),
-                    None if decoder.in_the_middle() => Ending::Failed {
-                        code: 1006,
-                        message: format!(
-                            "the server at {} closed the connection in the middle of a frame",
-                            self.authority
-                        ),
-                    },
-                    None => ended_without_error(None, self.authority),
+                    // The close frames were exchanged; a hang-up or reset after that loses nothing.
+                    Some((code, reason)) => Ending::Clean { code, reason },
+                    None => lost(next.err(), self.authority, decoder.in_the_middle()),
                 };
             }
             last_heard = Instant::now();
@@ -327,19 +311,6 @@ fn close_timeout_words(authority: &str, timing: Timing, written: bool) -> String
     }
 }
 
-fn ended_without_error(peer_close: Option<(u16, String)>, authority: &str) -> Ending {
-    match peer_close {
-        Some((code, reason)) => Ending::Clean { code, reason },
-        None => Ending::Failed {
-            code: 1006,
-            message: format!(
-                "the server at {} closed the connection without a WebSocket close frame",
-                authority
-            ),
-        },
-    }
-}
-
 /// Reads what the socket has into the thread's buffer and decodes it: messages to `ready`, a
 /// violation (after the messages before it) to `violation`. Ready with the bytes read, 0 at EOF.
 fn fill(
@@ -390,37 +361,48 @@ fn fill(
 /// the start of a large frame), gives them copies of their own: a message must not keep the
 /// whole read alive while the inbox budget counts only its payload.
 fn own_if_sparse(read: &Bytes, messages: &mut VecDeque<Incoming>, from: usize) {
-    let sliced_len = |m: &Incoming| match m {
-        Incoming::Text(b) | Incoming::Binary(b) if read.as_ptr_range().contains(&b.as_ptr()) => {
-            b.len()
-        }
-        _ => 0,
-    };
-    if messages.range(from..).map(sliced_len).sum::<usize>() * 2 >= read.len() {
+    let sliced = messages
+        .range(from..)
+        .filter_map(|m| slice_of(read, m))
+        .map(Bytes::len);
+    if sliced.sum::<usize>() * 2 >= read.len() {
         return;
     }
     for m in messages.range_mut(from..) {
-        if sliced_len(m) > 0 {
-            if let Incoming::Text(b) | Incoming::Binary(b) = m {
+        if let Incoming::Text(b) | Incoming::Binary(b) = m {
+            if read.as_ptr_range().contains(&b.as_ptr()) {
                 *b = Bytes::copy_from_slice(b);
             }
         }
     }
 }
 
-/// A read error: the connection is gone (1006), in words that say what happened.
-fn read_failure(e: &io::Error, authority: &str, in_frame: bool) -> Ending {
-    let message = match e.kind() {
-        io::ErrorKind::ConnectionReset => format!(
-            "the connection to {} was reset (by the server or the network)",
-            authority
+/// The message's payload when it is a slice of this read, not a buffer of its own.
+fn slice_of<'m>(read: &Bytes, m: &'m Incoming) -> Option<&'m Bytes> {
+    match m {
+        Incoming::Text(b) | Incoming::Binary(b) if read.as_ptr_range().contains(&b.as_ptr()) => {
+            Some(b)
+        }
+        _ => None,
+    }
+}
+
+/// The stream ended (`error` None) or failed without a close handshake: the connection is gone
+/// (1006), in words that say what happened.
+fn lost(error: Option<io::Error>, authority: &str, in_frame: bool) -> Ending {
+    let message = match error {
+        Some(e) if e.kind() == io::ErrorKind::ConnectionReset => {
+            format!("the connection to {authority} was reset (by the server or the network)")
+        }
+        Some(e) if e.kind() != io::ErrorKind::UnexpectedEof => {
+            format!("reading from {authority} failed: {e}")
+        }
+        _ if in_frame => {
+            format!("the server at {authority} closed the connection in the middle of a frame")
+        }
+        _ => format!(
+            "the server at {authority} closed the connection without a WebSocket close frame"
         ),
-        io::ErrorKind::UnexpectedEof if !in_frame => return ended_without_error(None, authority),
-        io::ErrorKind::UnexpectedEof => format!(
-            "the server at {} closed the connection in the middle of a frame",
-            authority
-        ),
-        _ => format!("reading from {} failed: {e}", authority),
     };
     Ending::Failed {
         code: 1006,
@@ -433,10 +415,7 @@ mod tests {
     use super::*;
 
     fn shares(read: &Bytes, m: &Incoming) -> bool {
-        match m {
-            Incoming::Text(b) | Incoming::Binary(b) => read.as_ptr_range().contains(&b.as_ptr()),
-            _ => false,
-        }
+        slice_of(read, m).is_some()
     }
 
     #[test]

@@ -221,7 +221,7 @@ pub async fn run(
     if let Some((opened, early)) = dialed {
         // The dial's settings are not needed any more: keep only what the words of an ending use.
         let authority = target.authority();
-        let max_length = target.ws_config.max_message_size.unwrap_or(usize::MAX);
+        let max_length = target.max_length;
         drop(target);
         let link = Link {
             authority,
@@ -247,26 +247,21 @@ async fn dial_phase(
         r = dial => Some(r),
         () = watch_for_close(&shared.commands, &mut early) => None,
     };
-    match opened {
-        None => {
-            let reason = format!(
-                "closed by the client before the connection to {} was open{}",
-                target.authority(),
-                undelivered(shared)
-            );
-            finish(shared);
-            report.close(1006, reason, false);
-            None
-        }
+    let reason = match opened {
+        Some(Ok(o)) => return Some((o, early)),
+        None => format!(
+            "closed by the client before the connection to {} was open{}",
+            target.authority(),
+            undelivered(shared)
+        ),
         Some(Err(failure)) => {
             report.error(failure.step, &failure.message);
-            let reason = format!("{}{}", failure.message, undelivered(shared));
-            finish(shared);
-            report.close(1006, reason, false);
-            None
+            format!("{}{}", failure.message, undelivered(shared))
         }
-        Some(Ok(o)) => Some((o, early)),
-    }
+    };
+    finish(shared);
+    report.close(1006, reason, false);
+    None
 }
 
 /// What an open connection keeps of its settings.

@@ -67,17 +67,20 @@ impl Transport {
     }
 }
 
-impl AsyncRead for Transport {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        self.get_mut().read_raw(cx, buf)
-    }
-}
+/// What every layer of the stream is; `Transport` hands each call to the one it holds.
+trait Stream: AsyncRead + AsyncWrite + Unpin + Send {}
+
+impl<T: AsyncRead + AsyncWrite + Unpin + Send> Stream for T {}
 
 impl Transport {
+    fn stream(&mut self) -> Pin<&mut dyn Stream> {
+        match &mut self.inner {
+            Inner::Plain(s) => Pin::new(s),
+            Inner::Tls(s) => Pin::new(s.as_mut()),
+            Inner::TlsInTls(s) => Pin::new(s.as_mut()),
+        }
+    }
+
     /// Notes the time of a write that made progress; passes its result on.
     fn clocked(&self, result: Poll<io::Result<usize>>) -> Poll<io::Result<usize>> {
         if let Poll::Ready(Ok(n)) = &result {
@@ -87,23 +90,26 @@ impl Transport {
         }
         result
     }
+}
 
-    /// The next bytes: the replayed ones first, then the socket's.
-    fn read_raw(&mut self, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
-        if !self.leftover.is_empty() {
-            let n = self.leftover.len().min(buf.remaining());
-            buf.put_slice(&self.leftover[..n]);
-            self.leftover.drain(..n);
-            if self.leftover.is_empty() {
-                self.leftover = Vec::new(); // give the memory back
+impl AsyncRead for Transport {
+    /// The replayed bytes first, then the socket's.
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        if !this.leftover.is_empty() {
+            let n = this.leftover.len().min(buf.remaining());
+            buf.put_slice(&this.leftover[..n]);
+            this.leftover.drain(..n);
+            if this.leftover.is_empty() {
+                this.leftover = Vec::new(); // give the memory back
             }
             return Poll::Ready(Ok(()));
         }
-        match &mut self.inner {
-            Inner::Plain(s) => Pin::new(s).poll_read(cx, buf),
-            Inner::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
-            Inner::TlsInTls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
-        }
+        this.stream().poll_read(cx, buf)
     }
 }
 
@@ -114,11 +120,7 @@ impl AsyncWrite for Transport {
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
-        let result = match &mut this.inner {
-            Inner::Plain(s) => Pin::new(s).poll_write(cx, buf),
-            Inner::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
-            Inner::TlsInTls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
-        };
+        let result = this.stream().poll_write(cx, buf);
         this.clocked(result)
     }
 
@@ -128,11 +130,7 @@ impl AsyncWrite for Transport {
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
-        let result = match &mut this.inner {
-            Inner::Plain(s) => Pin::new(s).poll_write_vectored(cx, bufs),
-            Inner::Tls(s) => Pin::new(s.as_mut()).poll_write_vectored(cx, bufs),
-            Inner::TlsInTls(s) => Pin::new(s.as_mut()).poll_write_vectored(cx, bufs),
-        };
+        let result = this.stream().poll_write_vectored(cx, bufs);
         this.clocked(result)
     }
 
@@ -145,18 +143,10 @@ impl AsyncWrite for Transport {
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        match &mut self.get_mut().inner {
-            Inner::Plain(s) => Pin::new(s).poll_flush(cx),
-            Inner::Tls(s) => Pin::new(s.as_mut()).poll_flush(cx),
-            Inner::TlsInTls(s) => Pin::new(s.as_mut()).poll_flush(cx),
-        }
+        self.get_mut().stream().poll_flush(cx)
     }
 
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        match &mut self.get_mut().inner {
-            Inner::Plain(s) => Pin::new(s).poll_shutdown(cx),
-            Inner::Tls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
-            Inner::TlsInTls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
-        }
+        self.get_mut().stream().poll_shutdown(cx)
     }
 }

@@ -49,6 +49,8 @@ struct Batch {
     buf: Vec<u8>,
     messages: usize,
     bytes: usize,
+    shared: Arc<Shared>,
+    report: Reporter,
 }
 
 impl Batch {
@@ -74,44 +76,46 @@ impl Batch {
         Ok(())
     }
 
-    /// Writes and counts the batch as written; true when a refused sender should hear of room.
-    async fn flush(&mut self, shared: &Shared, alone: Option<&[u8]>) -> io::Result<bool> {
+    /// Writes and counts the batch as written; reports `Drain` when a refused sender should
+    /// hear there is room again.
+    async fn flush(&mut self, alone: Option<&[u8]>) -> io::Result<()> {
         self.write(alone).await?;
-        let drain = shared.written(self.messages, self.bytes);
+        if self.shared.written(self.messages, self.bytes) {
+            self.report.push(Kind::Drain);
+        }
         (self.messages, self.bytes) = (0, 0);
-        Ok(drain)
+        Ok(())
     }
 
     /// Frames a message; a large one is written at once.
-    async fn message(
-        &mut self,
-        shared: &Shared,
-        opcode: u8,
-        mut payload: Vec<u8>,
-    ) -> io::Result<bool> {
+    async fn message(&mut self, opcode: u8, mut payload: Vec<u8>) -> io::Result<()> {
         self.messages += 1;
         self.bytes += payload.len();
         if payload.len() < ALONE {
             encode::frame(&mut self.buf, opcode, &payload);
-            return Ok(false);
+            return Ok(());
         }
         let key = encode::header(&mut self.buf, opcode, payload.len());
         encode::mask(&mut payload, key);
-        self.flush(shared, Some(&payload)).await
+        self.flush(Some(&payload)).await
     }
 
     /// Writes what is batched and gives the stream back to the session.
-    async fn hand_back(mut self, shared: &Shared, report: &Reporter) -> Option<WriteSide> {
-        if self.flush(shared, None).await.ok()? {
-            report.push(Kind::Drain);
-        }
+    async fn hand_back(mut self) -> Option<WriteSide> {
+        self.flush(None).await.ok()?;
         Some(self.out)
     }
 
-    /// Writes a control frame after what is batched.
-    async fn control(&mut self, shared: &Shared, opcode: u8, payload: &[u8]) -> io::Result<bool> {
-        encode::frame(&mut self.buf, opcode, payload);
-        self.flush(shared, None).await
+    /// Writes a close frame after what is batched, and tells the reader it went out.
+    async fn close(mut self, code: u16, reason: &str, sent: oneshot::Sender<()>) {
+        encode::frame(
+            &mut self.buf,
+            encode::CLOSE,
+            &encode::close_payload(code, reason),
+        );
+        if self.flush(None).await.is_ok() {
+            let _ = sent.send(());
+        }
     }
 }
 
@@ -138,6 +142,8 @@ pub(crate) async fn write_loop(
         buf: Vec::new(),
         messages: 0,
         bytes: 0,
+        shared: shared.clone(),
+        report,
     };
     loop {
         let cmd = if let Some(c) = queue.early.pop_front() {
@@ -158,15 +164,11 @@ pub(crate) async fn write_loop(
                         for payload in &answer.pongs {
                             encode::frame(&mut batch.buf, encode::PONG, payload);
                         }
-                        if batch.flush(&shared, None).await.ok()? {
-                            report.push(Kind::Drain);
-                        }
+                        batch.flush(None).await.ok()?;
                     }
                     if let Some(code) = answer.close_reply {
                         // The server closed: answer with its code, then write nothing more.
-                        let payload = encode::close_payload(code, "");
-                        batch.control(&shared, encode::CLOSE, &payload).await.ok()?;
-                        let _ = close_sent.send(());
+                        batch.close(code, "", close_sent).await;
                         return None; // a close frame went out: nobody may send another
                     }
                     continue;
@@ -182,9 +184,9 @@ pub(crate) async fn write_loop(
             return Some(batch.out);
         };
         answered = 0;
-        let drain = match cmd {
-            Command::Text(s) => batch.message(&shared, encode::TEXT, s.into_bytes()).await,
-            Command::Binary(b) => batch.message(&shared, encode::BINARY, b).await,
+        match cmd {
+            Command::Text(s) => batch.message(encode::TEXT, s.into_bytes()).await.ok()?,
+            Command::Binary(b) => batch.message(encode::BINARY, b).await.ok()?,
             Command::Ping(p) => {
                 encode::frame(&mut batch.buf, encode::PING, &p);
                 if timing.pong_timeout.is_some() {
@@ -198,33 +200,24 @@ pub(crate) async fn write_loop(
                         shared.pinged.notify_one();
                     }
                 }
-                Ok(false)
             }
             // Everything before it is written; the session takes the stream from here. While the
             // session is failing the connection, a close asked for meanwhile ends the writer the
             // same way: the session's close frame goes out, not this one.
-            Command::Barrier => return batch.hand_back(&shared, &report).await,
+            Command::Barrier => return batch.hand_back().await,
             Command::Close(..) if shared.failing.load(Ordering::Acquire) => {
-                return batch.hand_back(&shared, &report).await
+                return batch.hand_back().await
             }
             Command::Close(code, reason) => {
-                let payload = encode::close_payload(code, &reason);
-                if batch.control(&shared, encode::CLOSE, &payload).await.ok()? {
-                    report.push(Kind::Drain);
-                }
-                let _ = close_sent.send(());
+                batch.close(code, &reason, close_sent).await;
                 return None; // a close frame went out: nobody may send another
             }
-        };
-        let mut drain = drain.ok()?;
+        }
         // Write when the queue runs dry, and every FLUSH_EVERY bytes under sustained sending, so
         // buffered_amount and the "not delivered" count stay close to the truth.
         let idle = queue.early.is_empty() && shared.commands.is_empty();
         if (idle || batch.buf.len() >= FLUSH_EVERY) && !batch.buf.is_empty() {
-            drain |= batch.flush(&shared, None).await.ok()?;
-        }
-        if drain {
-            report.push(Kind::Drain);
+            batch.flush(None).await.ok()?;
         }
     }
 }

@@ -4,7 +4,6 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use magnus::{Error, RHash, Ruby, TryConvert};
-use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 
 use super::config_error;
 use crate::dial::{Proxy, Target};
@@ -105,10 +104,6 @@ pub fn read(ruby: &Ruby, hash: RHash) -> Result<(Target, Timing), Error> {
         }),
         None => None,
     };
-    let max_length: usize = r.get("max_length")?;
-    let ws_config = WebSocketConfig::default()
-        .max_message_size(Some(max_length))
-        .max_frame_size(Some(max_length));
     let open_timeout = r
         .seconds("connect_timeout")?
         .unwrap_or(Duration::from_secs(10));
@@ -123,7 +118,7 @@ pub fn read(ruby: &Ruby, hash: RHash) -> Result<(Target, Timing), Error> {
         proxy,
         open_timeout,
         max_head: r.get("max_handshake_size")?,
-        ws_config,
+        max_length: r.get("max_length")?,
         trace: None,
     };
     let timing = Timing {
