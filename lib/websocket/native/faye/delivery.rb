@@ -23,7 +23,7 @@ module Faye
             hook_shutdown
             !@scheduled && (@scheduled = true)
           end
-          EventMachine.next_tick { run_queued } if first
+          schedule_run if first
         end
 
         # @return [Boolean] true when the real EventMachine (not the stand-in) is running
@@ -54,7 +54,21 @@ module Faye
             @queue.unshift(*rest)
             !@scheduled && (@scheduled = true)
           end
-          EventMachine.next_tick { run_queued } if first
+          schedule_run if first
+        end
+
+        # EM.stop may be tearing the loop down between `reactor_running?` and `next_tick`, which
+        # then raises "eventmachine not initialized". EventMachine drops the blocks it still
+        # held at that point, and so do we.
+        def schedule_run
+          EventMachine.next_tick { run_queued }
+        rescue RuntimeError => e
+          raise unless e.message.include?("not initialized")
+
+          @lock.synchronize do
+            @scheduled = false
+            @queue.clear
+          end
         end
 
         # EventMachine drops its queued blocks when its loop ends, and so do we (once per run).
