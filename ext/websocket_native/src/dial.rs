@@ -190,6 +190,8 @@ async fn steps(target: &Target, step: &mut Step) -> Result<Opened, Failure> {
         .proxy
         .as_ref()
         .and_then(|p| p.tls.as_ref().map(|t| (p, t)));
+    // Set when the connection can be taken over from rustls after the upgrade.
+    let mut catcher = None;
     let transport = match tls_proxy {
         Some((proxy, proxy_tls)) => {
             *step = Step::Proxy;
@@ -221,8 +223,11 @@ async fn steps(target: &Target, step: &mut Step) -> Result<Opened, Failure> {
             match &target.tls {
                 Some(setup) => {
                     *step = Step::Tls;
-                    let stream = target_handshake(tcp, setup, target).await?;
-                    note_tls(target, setup, stream.get_ref().1, &took);
+                    let (setup, caught) = setup.catching();
+                    tcp.stop_at_records(true);
+                    let stream = target_handshake(tcp, &setup, target).await?;
+                    note_tls(target, &setup, stream.get_ref().1, &took);
+                    catcher = Some(caught);
                     Transport::tls(stream)
                 }
                 None => Transport::plain(tcp),
@@ -230,10 +235,19 @@ async fn steps(target: &Target, step: &mut Step) -> Result<Opened, Failure> {
         }
     };
     *step = Step::Http;
-    let opened = upgrade(transport, target).await?;
+    let mut opened = upgrade(transport, target).await?;
     target.note(Step::Http, || {
         format!("upgrade: \"{}\" ({})", opened.status_line, took())
     });
+    if let Some(catcher) = catcher {
+        opened.transport = opened.transport.lighten(&catcher).map_err(|e| Failure {
+            step: Step::Tls,
+            message: format!(
+                "taking the TLS connection to {} over from rustls failed: {e}",
+                target.authority()
+            ),
+        })?;
+    }
     Ok(opened)
 }
 

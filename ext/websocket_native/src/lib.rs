@@ -13,6 +13,8 @@ mod runtime;
 mod session;
 mod sockets;
 mod tls;
+mod tls_keys;
+mod tls_stream;
 mod transport;
 mod waves;
 mod writer;

@@ -11,11 +11,13 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::pin::Pin;
 use std::ptr;
 use std::sync::atomic::{AtomicPtr, AtomicU64, Ordering};
-use std::task::{Context, Poll};
+use std::task::{ready, Context, Poll};
 
 use socket2::{Domain, Protocol, Socket, Type};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
+
+use crate::tls_stream::RecordEdge;
 
 /// Words per chunk: 65,536 descriptors; chunks are made on first use and never freed.
 const WORDS: usize = 1024;
@@ -53,6 +55,8 @@ pub struct Tcp {
     // First, so it drops before the socket closes.
     _owned: Owned,
     stream: TcpStream,
+    /// Set while rustls reads through this socket and will hand the connection over later.
+    edge: Option<Box<RecordEdge>>,
 }
 
 impl Tcp {
@@ -74,12 +78,23 @@ impl Tcp {
         let tcp = Tcp {
             _owned: owned,
             stream: TcpStream::from_std(std::net::TcpStream::from(socket))?,
+            edge: None,
         };
         tcp.stream.writable().await?;
         match tcp.stream.take_error()? {
             Some(e) => Err(e),
             None => Ok(tcp),
         }
+    }
+}
+
+impl Tcp {
+    /// With `true`, reads end at TLS record boundaries (see `RecordEdge`); with `false` they
+    /// no longer do. Returns whether the last read ended at a boundary.
+    pub fn stop_at_records(&mut self, on: bool) -> bool {
+        let at_boundary = self.edge.as_ref().is_none_or(|e| e.at_boundary());
+        self.edge = on.then(Box::default);
+        at_boundary
     }
 }
 
@@ -97,7 +112,18 @@ impl AsyncRead for Tcp {
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.get_mut().stream).poll_read(cx, buf)
+        let this = self.get_mut();
+        let Some(edge) = this.edge.as_mut() else {
+            return Pin::new(&mut this.stream).poll_read(cx, buf);
+        };
+        let mut part = buf.take(edge.allow(buf.remaining()));
+        ready!(Pin::new(&mut this.stream).poll_read(cx, &mut part))?;
+        let n = part.filled().len();
+        edge.saw(part.filled());
+        // SAFETY: the read initialized the first `n` unfilled bytes of `buf` (`part` is them).
+        unsafe { buf.assume_init(n) };
+        buf.advance(n);
+        Poll::Ready(Ok(()))
     }
 }
 

@@ -5,6 +5,8 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use once_cell::sync::Lazy;
+
+use crate::tls_keys::Catcher;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::client::WebPkiServerVerifier;
 use rustls::crypto::{ring, CryptoProvider};
@@ -31,6 +33,22 @@ pub struct TlsOptions {
 pub struct TlsSetup {
     pub config: Arc<ClientConfig>,
     pub roots: String,
+}
+
+impl TlsSetup {
+    /// A copy for one connection whose TLS 1.3 traffic secrets are caught, so that the
+    /// connection can be taken over from rustls after the upgrade (tls_stream.rs).
+    pub fn catching(&self) -> (TlsSetup, Arc<Catcher>) {
+        let catcher = Arc::new(Catcher::new(self.config.key_log.clone()));
+        let mut config = (*self.config).clone();
+        config.key_log = catcher.clone();
+        config.enable_secret_extraction = true;
+        let setup = TlsSetup {
+            config: Arc::new(config),
+            roots: self.roots.clone(),
+        };
+        (setup, catcher)
+    }
 }
 
 static CACHE: Lazy<Mutex<HashMap<String, TlsSetup>>> = Lazy::new(|| Mutex::new(HashMap::new()));

@@ -14,6 +14,8 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio_rustls::client::TlsStream;
 
 use crate::sockets::Tcp;
+use crate::tls_keys::Catcher;
+use crate::tls_stream::{hand_over, Handover, LeanTls};
 
 static CLOCK_BASE: Lazy<Instant> = Lazy::new(Instant::now);
 
@@ -26,6 +28,8 @@ enum Inner {
     Plain(Tcp),
     Tls(Box<TlsStream<Tcp>>),
     TlsInTls(Box<TlsStream<TlsStream<Tcp>>>),
+    /// TLS 1.3 after the upgrade, without rustls (tls_stream.rs).
+    Lean(Box<LeanTls<Tcp>>),
 }
 
 pub struct Transport {
@@ -61,6 +65,36 @@ impl Transport {
         self.leftover = bytes;
     }
 
+    /// Once the upgrade is done: a TLS 1.3 connection is taken over from rustls (see
+    /// `tls_stream::hand_over`); anything else stays as it is.
+    pub fn lighten(self, catcher: &Catcher) -> io::Result<Transport> {
+        let Transport {
+            inner,
+            last_write,
+            mut leftover,
+        } = self;
+        let inner = match inner {
+            Inner::Tls(stream) => match hand_over(*stream, catcher)? {
+                Handover::Lean(lean, early) => {
+                    leftover.extend_from_slice(&early);
+                    Inner::Lean(Box::new(lean))
+                }
+                Handover::Kept(stream) => Inner::Tls(Box::new(stream)),
+            },
+            other => other,
+        };
+        Ok(Transport {
+            inner,
+            last_write,
+            leftover,
+        })
+    }
+
+    /// Whether rustls was left out after the upgrade (for the trace and tests).
+    pub fn is_lean(&self) -> bool {
+        matches!(self.inner, Inner::Lean(_))
+    }
+
     /// When bytes were last accepted by the socket (see `now_ms`).
     pub fn write_clock(&self) -> Arc<AtomicU64> {
         self.last_write.clone()
@@ -78,6 +112,7 @@ impl Transport {
             Inner::Plain(s) => Pin::new(s),
             Inner::Tls(s) => Pin::new(s.as_mut()),
             Inner::TlsInTls(s) => Pin::new(s.as_mut()),
+            Inner::Lean(s) => Pin::new(s.as_mut()),
         }
     }
 
@@ -139,6 +174,7 @@ impl AsyncWrite for Transport {
             Inner::Plain(s) => s.is_write_vectored(),
             Inner::Tls(s) => s.is_write_vectored(),
             Inner::TlsInTls(s) => s.is_write_vectored(),
+            Inner::Lean(s) => s.is_write_vectored(),
         }
     }
 

@@ -17,7 +17,7 @@ struct Reader<'a> {
 
 impl Reader<'_> {
     fn get<T: TryConvert>(&self, key: &str) -> Result<T, Error> {
-        self.hash.fetch(self.ruby.to_symbol(key)).map_err(|e| {
+        self.hash.fetch(self.ruby.sym_new(key)).map_err(|e| {
             config_error(
                 self.ruby,
                 format!("internal option {key} is missing or of the wrong type: {e}"),
