@@ -16,6 +16,7 @@ mod tls;
 mod tls_keys;
 mod tls_stream;
 mod transport;
+mod trim;
 mod waves;
 mod writer;
 

@@ -16,6 +16,7 @@ use crate::dial::{self, Target};
 use crate::encode;
 use crate::inbox::{Budget, Inbox, Kind, Step};
 use crate::reader::{Ending, Reader};
+use crate::trim;
 use crate::waves;
 use crate::writer::{write_loop, Queue, WriteSide};
 
@@ -217,7 +218,9 @@ pub async fn run(
     let report = Reporter { id, inbox };
     // Each phase is boxed: the task itself stays small, the dial's state (kilobytes) is freed
     // once open, and an open connection holds only what its live phase needs.
+    let dialing = trim::dialing();
     let dialed = Box::pin(dial_phase(&target, &report, &shared)).await;
+    drop(dialing);
     if let Some((opened, early)) = dialed {
         // The dial's settings are not needed any more: keep only what the words of an ending use.
         let authority = target.authority();

@@ -115,9 +115,9 @@ pub struct LeanTls<S> {
 /// What `hand_over` did with a stream.
 pub enum Handover {
     /// The lean stream, and application data rustls had already opened (it comes first).
-    Lean(LeanTls<Tcp>, Vec<u8>),
+    Lean(Box<LeanTls<Tcp>>, Vec<u8>),
     /// Not a TLS 1.3 connection with one of our suites: rustls keeps it.
-    Kept(TlsStream<Tcp>),
+    Kept(Box<TlsStream<Tcp>>),
 }
 
 /// Takes a TLS 1.3 connection over from rustls once its handshake and the upgrade are done.
@@ -132,7 +132,7 @@ pub fn hand_over(mut stream: TlsStream<Tcp>, catcher: &Catcher) -> io::Result<Ha
         && !conn.wants_write();
     let secrets = if eligible { catcher.take() } else { None };
     let (Some(suite), Some(secrets)) = (suite, secrets) else {
-        return Ok(Handover::Kept(stream));
+        return Ok(Handover::Kept(Box::new(stream)));
     };
     let (tcp, mut conn) = stream.into_inner();
     let mut early = Vec::new();
@@ -156,7 +156,7 @@ pub fn hand_over(mut stream: TlsStream<Tcp>, catcher: &Catcher) -> io::Result<Ha
     let rx = keys_matching(suite, &secrets.server, extracted.rx)?;
     let mut lean = LeanTls::new(tcp, rx, tx);
     lean.read_done = read_done;
-    Ok(Handover::Lean(lean, early))
+    Ok(Handover::Lean(Box::new(lean), early))
 }
 
 /// Keys from the logged first secret, updated as often as the server already did (at most a

@@ -77,9 +77,9 @@ impl Transport {
             Inner::Tls(stream) => match hand_over(*stream, catcher)? {
                 Handover::Lean(lean, early) => {
                     leftover.extend_from_slice(&early);
-                    Inner::Lean(Box::new(lean))
+                    Inner::Lean(lean)
                 }
-                Handover::Kept(stream) => Inner::Tls(Box::new(stream)),
+                Handover::Kept(stream) => Inner::Tls(stream),
             },
             other => other,
         };
@@ -88,11 +88,6 @@ impl Transport {
             last_write,
             leftover,
         })
-    }
-
-    /// Whether rustls was left out after the upgrade (for the trace and tests).
-    pub fn is_lean(&self) -> bool {
-        matches!(self.inner, Inner::Lean(_))
     }
 
     /// When bytes were last accepted by the socket (see `now_ms`).

@@ -221,10 +221,10 @@ module WebSocket
         end
       end
 
-      def opened(protocol, status, header_pairs)
+      def opened(protocol, status, headers)
         @protocol = protocol
         @status = status
-        @headers = header_pairs.to_h { |k, v| [k.downcase, v] }
+        @headers = headers
         @log&.opened(status, protocol)
         opened = @state_lock.synchronize { @ready_state == CONNECTING && (@ready_state = OPEN) }
         return unless opened

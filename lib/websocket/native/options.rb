@@ -18,6 +18,7 @@ module WebSocket
         send_limit: 8 * 1024 * 1024
       }.freeze
       KEYS = (DEFAULTS.keys + %i[headers tls proxy logger]).freeze
+      NO_TLS = {}.freeze
       TLS_KEYS = %i[ca_file extra_ca_file verify_peer sni_hostname cert_chain_file private_key_file].freeze
       RESERVED_HEADERS = %w[upgrade connection sec-websocket-key sec-websocket-version
                             sec-websocket-protocol sec-websocket-extensions].freeze
@@ -67,10 +68,10 @@ module WebSocket
       def native_hash
         {
           secure: secure?, host: @uri.hostname, port: @uri.port, resource: resource,
-          protocols: @protocols, headers: @headers, **tls_fields(@tls),
+          protocols: @protocols, headers: @headers, tls: tls_fields(@tls),
           proxy_host: @proxy&.fetch(:host), proxy_port: @proxy&.fetch(:port),
           proxy_headers: @proxy ? @proxy[:headers] : [], proxy_secure: @proxy ? @proxy[:secure] : false,
-          **tls_fields(@proxy ? @proxy[:tls] : {}, "proxy_"),
+          proxy_tls: tls_fields(@proxy ? @proxy[:tls] : NO_TLS),
           connect_timeout: seconds(:connect_timeout), close_timeout: seconds(:close_timeout),
           ping: @options[:ping] && seconds(:ping),
           pong_timeout: pong_timeout,
@@ -81,13 +82,13 @@ module WebSocket
         }
       end
 
-      # What the core reads for one TLS hop (the server's, or with "proxy_" an https:// proxy's).
-      def tls_fields(tls, prefix = "")
+      # What the core reads for one TLS hop (the server's, or an https:// proxy's).
+      def tls_fields(tls)
         {
           verify_peer: tls.fetch(:verify_peer, true), root_cert_files: Array(tls[:ca_file] || tls[:extra_ca_file]).map(&:to_s),
           pin_roots: !tls[:ca_file].nil?, sni_hostname: tls[:sni_hostname], cert_chain_file: tls[:cert_chain_file]&.to_s,
           private_key_file: tls[:private_key_file]&.to_s
-        }.transform_keys { |key| :"#{prefix}#{key}" }
+        }
       end
 
       def fail!(message)
@@ -230,6 +231,8 @@ module WebSocket
 
       # Durations are checked here so the core never sees one it cannot add to a clock.
       SECONDS = (0.001..(365 * 86_400)).freeze
+      # Integer options stay below this (no Bignum in the core).
+      INTEGER_LIMIT = 2**62
 
       def seconds(key)
         value = @options[key]
@@ -251,7 +254,7 @@ module WebSocket
 
       def positive_integer(key)
         value = @options[key]
-        ok = value.is_a?(Integer) && value.positive? && value < 2**62
+        ok = value.is_a?(Integer) && value.positive? && value < INTEGER_LIMIT
         fail!("#{key} must be a positive Integer, not #{value.inspect}") unless ok
         value
       end

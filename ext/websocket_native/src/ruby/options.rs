@@ -38,31 +38,39 @@ impl Reader<'_> {
         }
     }
 
+    /// The hash under `key`, read the same way.
+    fn hop(&self, key: &str) -> Result<Reader<'_>, Error> {
+        Ok(Reader {
+            ruby: self.ruby,
+            hash: self.get(key)?,
+        })
+    }
+
     fn path(&self, key: &str) -> Result<Option<PathBuf>, Error> {
         Ok(self.get::<Option<String>>(key)?.map(PathBuf::from))
     }
 }
 
-/// The TLS options under the keys with this prefix ("" for the server, "proxy_" for an
-/// https:// proxy).
-fn tls_opts(r: &Reader<'_>, prefix: &str) -> Result<TlsOptions, Error> {
-    let key = |name: &str| format!("{prefix}{name}");
+/// The TLS options of one hop, in the hash under `key` ("tls" for the server, "proxy_tls" for
+/// an https:// proxy).
+fn tls_opts(r: &Reader<'_>, key: &str) -> Result<TlsOptions, Error> {
+    let hop = r.hop(key)?;
     Ok(TlsOptions {
-        verify_peer: r.get(&key("verify_peer"))?,
-        root_cert_files: r
-            .get::<Vec<String>>(&key("root_cert_files"))?
+        verify_peer: hop.get("verify_peer")?,
+        root_cert_files: hop
+            .get::<Vec<String>>("root_cert_files")?
             .into_iter()
             .map(PathBuf::from)
             .collect(),
-        pin_roots: r.get(&key("pin_roots"))?,
-        cert_chain_file: r.path(&key("cert_chain_file"))?,
-        private_key_file: r.path(&key("private_key_file"))?,
+        pin_roots: hop.get("pin_roots")?,
+        cert_chain_file: hop.path("cert_chain_file")?,
+        private_key_file: hop.path("private_key_file")?,
     })
 }
 
-/// The TLS configuration under the keys with this prefix.
-fn tls_setup(r: &Reader<'_>, prefix: &str) -> Result<tls::TlsSetup, Error> {
-    tls::setup(&tls_opts(r, prefix)?).map_err(|m| config_error(r.ruby, m))
+/// The TLS configuration of the hop under `key`.
+fn tls_setup(r: &Reader<'_>, key: &str) -> Result<tls::TlsSetup, Error> {
+    tls::setup(&tls_opts(r, key)?).map_err(|m| config_error(r.ruby, m))
 }
 
 /// The `tls:` options for a wss:// URL, None for ws://.
@@ -71,7 +79,7 @@ pub fn tls_options(ruby: &Ruby, hash: RHash) -> Result<Option<TlsOptions>, Error
     if !r.get::<bool>("secure")? {
         return Ok(None);
     }
-    tls_opts(&r, "").map(Some)
+    tls_opts(&r, "tls").map(Some)
 }
 
 /// True when the client has a logger: the core then reports each dial step.
@@ -84,9 +92,9 @@ pub fn wants_log(ruby: &Ruby, hash: RHash) -> Result<bool, Error> {
 pub fn read(ruby: &Ruby, hash: RHash) -> Result<(Target, Timing), Error> {
     let r = Reader { ruby, hash };
     let secure: bool = r.get("secure")?;
-    let sni_hostname: Option<String> = r.get("sni_hostname")?;
+    let sni_hostname: Option<String> = r.hop("tls")?.get("sni_hostname")?;
     let tls = if secure {
-        Some(tls_setup(&r, "")?)
+        Some(tls_setup(&r, "tls")?)
     } else {
         None
     };
@@ -96,11 +104,11 @@ pub fn read(ruby: &Ruby, hash: RHash) -> Result<(Target, Timing), Error> {
             port: r.get("proxy_port")?,
             headers: r.get("proxy_headers")?,
             tls: if r.get("proxy_secure")? {
-                Some(tls_setup(&r, "proxy_")?)
+                Some(tls_setup(&r, "proxy_tls")?)
             } else {
                 None
             },
-            sni_hostname: r.get("proxy_sni_hostname")?,
+            sni_hostname: r.hop("proxy_tls")?.get("sni_hostname")?,
         }),
         None => None,
     };

@@ -66,13 +66,11 @@ fn push_event(ruby: &Ruby, out: RArray, event: &Event) -> Result<(), Error> {
             out.push(OPEN)?;
             out.push(ruby.str_new(protocol))?;
             out.push(*status)?;
-            let pairs = ruby.ary_new_capa(headers.len());
-            out.push(pairs)?;
+            // Names in lower case; Ruby keeps one frozen copy of each name for every hash.
+            let table = ruby.hash_new();
+            out.push(table)?;
             for (k, v) in headers {
-                let pair = ruby.ary_new_capa(2);
-                pairs.push(pair)?;
-                pair.push(ruby.str_new(k))?;
-                pair.push(ruby.str_new(v))?;
+                table.aset(ruby.str_new(&k.to_ascii_lowercase()), ruby.str_new(v))?;
             }
         }
         Kind::Text(t) => {
