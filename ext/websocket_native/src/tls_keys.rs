@@ -136,9 +136,8 @@ impl Keys {
     }
 
     /// The same keys, at sequence number `seq`.
-    pub fn at(mut self, seq: u64) -> Keys {
+    pub fn at(&mut self, seq: u64) {
         self.seq = seq;
-        self
     }
 
     /// Whether these are the key and IV rustls handed over.
@@ -239,6 +238,21 @@ impl Keys {
             ));
         }
         Ok((plain[end], HEADER..HEADER + end))
+    }
+}
+
+impl Drop for Keys {
+    /// Secrets do not outlive the connection in freed memory.
+    fn drop(&mut self) {
+        for byte in self
+            .secret
+            .iter_mut()
+            .chain(&mut self.key)
+            .chain(&mut self.iv)
+        {
+            // SAFETY: a valid, aligned, exclusive reference; volatile so the writes stay.
+            unsafe { std::ptr::write_volatile(byte, 0) };
+        }
     }
 }
 

@@ -146,6 +146,11 @@ pub fn hand_over(mut stream: TlsStream<Tcp>, catcher: &Catcher) -> io::Result<Ha
             }
             Ok(n) => early.extend_from_slice(&chunk[..n]),
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+            // Closed without close_notify: the session reports the lost link as it would anyway.
+            Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => {
+                read_done = true;
+                break;
+            }
             Err(e) => return Err(e),
         }
     }
@@ -180,7 +185,8 @@ fn keys_matching(
     let mut keys = Keys::new(suite, secret, 0)?;
     for _ in 0..8 {
         if keys.matches(key, iv) {
-            return Ok(keys.at(seq));
+            keys.at(seq);
+            return Ok(keys);
         }
         keys.update()?;
     }
@@ -462,6 +468,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin> AsyncRead for LeanTls<S> {
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
         let this = self.get_mut();
+        if !this.unsent.is_empty() {
+            // A KeyUpdate reply the socket could not take at once; the writer may be idle.
+            if let Poll::Ready(Err(e)) = this.poll_drain(cx) {
+                return Poll::Ready(Err(e));
+            }
+        }
         loop {
             if !this.plain.is_empty() {
                 let n = this.plain.len().min(buf.remaining());
