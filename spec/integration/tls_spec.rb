@@ -1,6 +1,8 @@
 # frozen_string_literal: true
 
 require "spec_helper"
+require "logger"
+require "stringio"
 
 RSpec.describe "TLS through an SNI-gated nginx edge" do
   let(:nginx) { Support::Nginx.instance }
@@ -133,5 +135,40 @@ RSpec.describe "TLS through an SNI-gated nginx edge" do
     log = echo_once("wss://localhost:#{Support::TestServer.instance.port}/echo", tls: trusted, connect_timeout: 3)
     expect(log.first[2]).to eq(WebSocket::Native::TLSError)
     expect(log.first[1]).to include("timed out after 3 s during the TLS handshake")
+  end
+
+  # After the upgrade a TLS 1.3 connection is carried by the gem's own record layer (rustls is
+  # dropped, tls_stream.rs); TLS 1.2 stays with rustls. Both must carry every size both ways:
+  # empty, one record, just over one, many records, and a burst of small messages.
+  describe "messages after the handshake" do
+    sizes = [0, 1, 125, 126, 16_379, 16_400, 70_000, 1_048_576]
+    let(:expected) do
+      alphabet = ("a".."z").to_a.join * 2
+      sizes.map { |n| (alphabet[n % 26, 26] * ((n / 26) + 1))[0, n] } + Array.new(300) { |i| "small #{i}" }
+    end
+
+    def converse(url)
+      trace = StringIO.new
+      _, log = record(url, tls: trusted, logger: Logger.new(trace, level: :debug), limit: 60) do |ws, event, events|
+        expected.each { |m| ws.send(m) } if event == [:open]
+        ws.close if events_of(events, :message).size == expected.size
+      end
+      [events_of(log, :message).map(&:last), log.last, trace.string]
+    end
+
+    it "carries every size both ways over TLS 1.3" do
+      messages, close, trace = converse(nginx.url)
+      expect(trace).to include("TLS 1.3")
+      expect(messages.map(&:bytesize)).to eq(expected.map(&:bytesize))
+      expect(messages).to eq(expected)
+      expect(close).to eq([:close, 1000, "", true])
+    end
+
+    it "carries every size both ways over TLS 1.2" do
+      messages, close, trace = converse("wss://localhost:#{nginx.tls12_port}/echo")
+      expect(trace).to include("TLS 1.2")
+      expect(messages).to eq(expected)
+      expect(close).to eq([:close, 1000, "", true])
+    end
   end
 end

@@ -13,6 +13,7 @@ module Support
   # `expired.test` has an expired certificate; `wrongname.test` presents one for other.test;
   # `mtls.test` wants a client certificate signed by the test CA. On `public_port`, `localhost`
   # has a certificate from the second CA (PKI#other_ca_file), which specs use as "system roots".
+  # On `tls12_port`, `localhost` speaks TLS 1.2 only.
   class Nginx
     BINARY = ["/usr/sbin/nginx", "/usr/bin/nginx"].find { |p| File.executable?(p) } || "nginx"
 
@@ -20,7 +21,7 @@ module Support
       @instance ||= new
     end
 
-    attr_reader :port, :public_port, :dir
+    attr_reader :port, :public_port, :tls12_port, :dir
 
     # @param connections [Integer] worker_connections (the benchmark holds thousands open)
     def initialize(backend_port: TestServer.instance.port, pki: PKI.instance, connections: 4096)
@@ -29,6 +30,7 @@ module Support
       at_exit { FileUtils.rm_rf(@dir) }
       @port = ServerProcess.free_port
       @public_port = ServerProcess.free_port
+      @tls12_port = ServerProcess.free_port
       @pki = pki
       File.write(conf_path, config(backend_port))
       @process = ServerProcess.new(BINARY, "-p", @dir, "-c", conf_path, log: File.join(@dir, "stderr.log"))
@@ -46,14 +48,14 @@ module Support
 
     private
 
-    def site(names, cert, key, extra = "", port: @port)
+    def site(names, cert, key, extra = "", port: @port, protocols: "TLSv1.2 TLSv1.3")
       <<~CONF
         server {
           listen 127.0.0.1:#{port} ssl;
           server_name #{names};
           ssl_certificate #{cert};
           ssl_certificate_key #{key};
-          ssl_protocols TLSv1.2 TLSv1.3;
+          ssl_protocols #{protocols};
           #{extra}
           location / {
             proxy_pass http://backend;
@@ -104,6 +106,7 @@ module Support
           #{site('wrongname.test', *wrong)}
           #{site('mtls.test', *mtls, "ssl_client_certificate #{@pki.ca_file}; ssl_verify_client on;")}
           #{site('localhost', *public, port: @public_port)}
+          #{site('localhost', *good, port: @tls12_port, protocols: 'TLSv1.2')}
         }
       CONF
     end
