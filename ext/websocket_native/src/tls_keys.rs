@@ -131,6 +131,7 @@ impl Keys {
             &mut next[..len],
         )?;
         self.secret = next;
+        wipe(&mut next);
         self.seq = 0;
         self.derive()
     }
@@ -227,32 +228,35 @@ impl Keys {
             .map_err(|_| {
                 failed("a TLS record from the server failed its integrity check (bad_record_mac)")
             })?;
+        // RFC 8446 5.4: the inner plaintext (content, type, padding) is at most 2^14 + 1 bytes.
+        if plain.len() > MAX_PLAIN + 1 {
+            return Err(failed(
+                "the server sent a TLS record longer than 2^14 bytes (record_overflow)",
+            ));
+        }
         // The content type is the last non-zero byte; zeros after it are padding.
         let end = plain
             .iter()
             .rposition(|b| *b != 0)
             .ok_or_else(|| failed("the server sent a TLS record without a content type"))?;
-        if end > MAX_PLAIN {
-            return Err(failed(
-                "the server sent a TLS record longer than 2^14 bytes",
-            ));
-        }
         Ok((plain[end], HEADER..HEADER + end))
+    }
+}
+
+/// Zeroes key material before its memory is given back (volatile: the writes are kept).
+fn wipe(bytes: &mut [u8]) {
+    for byte in bytes {
+        // SAFETY: a valid, aligned, exclusive reference.
+        unsafe { std::ptr::write_volatile(byte, 0) };
     }
 }
 
 impl Drop for Keys {
     /// Secrets do not outlive the connection in freed memory.
     fn drop(&mut self) {
-        for byte in self
-            .secret
-            .iter_mut()
-            .chain(&mut self.key)
-            .chain(&mut self.iv)
-        {
-            // SAFETY: a valid, aligned, exclusive reference; volatile so the writes stay.
-            unsafe { std::ptr::write_volatile(byte, 0) };
-        }
+        wipe(&mut self.secret);
+        wipe(&mut self.key);
+        wipe(&mut self.iv);
     }
 }
 
@@ -302,19 +306,21 @@ fn expand_label(
 /// still gets every line.
 pub struct Catcher {
     inner: Arc<dyn KeyLog>,
-    caught: Mutex<Caught>,
+    caught: Mutex<Secrets>,
 }
 
+/// The sending and receiving traffic secrets of a finished handshake (zeroed when dropped).
 #[derive(Default)]
-struct Caught {
-    client: Vec<u8>,
-    server: Vec<u8>,
-}
-
-/// The sending and receiving traffic secrets of a finished handshake.
 pub struct Secrets {
     pub client: Vec<u8>,
     pub server: Vec<u8>,
+}
+
+impl Drop for Secrets {
+    fn drop(&mut self) {
+        wipe(&mut self.client);
+        wipe(&mut self.server);
+    }
 }
 
 const CLIENT_SECRET: &str = "CLIENT_TRAFFIC_SECRET_0";
@@ -324,7 +330,7 @@ impl Catcher {
     pub fn new(inner: Arc<dyn KeyLog>) -> Self {
         Catcher {
             inner,
-            caught: Mutex::new(Caught::default()),
+            caught: Mutex::new(Secrets::default()),
         }
     }
 
@@ -332,10 +338,7 @@ impl Catcher {
     pub fn take(&self) -> Option<Secrets> {
         let mut caught = self.caught.lock().unwrap_or_else(|p| p.into_inner());
         let caught = std::mem::take(&mut *caught);
-        (!caught.client.is_empty() && !caught.server.is_empty()).then_some(Secrets {
-            client: caught.client,
-            server: caught.server,
-        })
+        (!caught.client.is_empty() && !caught.server.is_empty()).then_some(caught)
     }
 }
 
@@ -346,8 +349,14 @@ impl KeyLog for Catcher {
         }
         let mut caught = self.caught.lock().unwrap_or_else(|p| p.into_inner());
         match label {
-            CLIENT_SECRET => caught.client = secret.to_vec(),
-            SERVER_SECRET => caught.server = secret.to_vec(),
+            CLIENT_SECRET => {
+                wipe(&mut caught.client);
+                caught.client = secret.to_vec();
+            }
+            SERVER_SECRET => {
+                wipe(&mut caught.server);
+                caught.server = secret.to_vec();
+            }
             _ => {}
         }
     }

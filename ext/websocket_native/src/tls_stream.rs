@@ -8,7 +8,7 @@
 //! per-thread buffer; only what the socket did not take is kept here.
 
 use std::cell::RefCell;
-use std::io::{self, IoSlice, Read};
+use std::io::{self, IoSlice, Read, Write};
 use std::ops::Range;
 use std::pin::Pin;
 use std::task::{ready, Context, Poll};
@@ -31,6 +31,8 @@ const DIRECT_AT_LEAST: usize = HEADER + MAX_CIPHER;
 const DIRECT_AT_MOST: usize = 64 * 1024;
 /// The largest post-handshake message accepted (session tickets are a few hundred bytes).
 const MAX_MESSAGE: usize = 64 * 1024;
+/// Records in a row without application data before the server is deemed abusive.
+const MAX_IDLE_RECORDS: u32 = 64;
 
 const NEW_SESSION_TICKET: u8 = 4;
 const KEY_UPDATE: u8 = 24;
@@ -109,6 +111,13 @@ pub struct LeanTls<S> {
     sent: usize,
     /// The server sent close_notify or closed the socket: no more data.
     read_done: bool,
+    /// How reading ended, when it ended other than by close_notify; reported once.
+    read_error: Option<io::Error>,
+    /// Records in a row that carried no application data (bounded, as rustls bounds them).
+    idle_records: u32,
+    /// The server asked for our KeyUpdate: it goes out before our next application data
+    /// (RFC 8446 4.6.3: one, however many requests arrived meanwhile).
+    update_owed: bool,
     close_sent: bool,
 }
 
@@ -122,36 +131,41 @@ pub enum Handover {
 
 /// Takes a TLS 1.3 connection over from rustls once its handshake and the upgrade are done.
 pub fn hand_over(mut stream: TlsStream<Tcp>, catcher: &Catcher) -> io::Result<Handover> {
+    // Taken in every case: the secrets must not stay in memory with a connection rustls keeps.
+    let secrets = catcher.take();
     let (tcp, conn) = stream.get_mut();
     let at_boundary = tcp.stop_at_records(false);
     let suite = conn
         .negotiated_cipher_suite()
         .and_then(|s| Suite::of(s.suite()));
+    // A KeyUpdate reply rustls sealed but still holds back (it goes out before the next data)
+    // joins the records waiting to be written; an error rustls has seen stays with rustls.
     let eligible = at_boundary
         && conn.protocol_version() == Some(ProtocolVersion::TLSv1_3)
-        && !conn.wants_write();
-    let secrets = if eligible { catcher.take() } else { None };
-    let (Some(suite), Some(secrets)) = (suite, secrets) else {
+        && conn.writer().write(&[]).is_ok();
+    let (true, Some(suite), Some(secrets)) = (eligible, suite, secrets) else {
         return Ok(Handover::Kept(Box::new(stream)));
     };
     let (tcp, mut conn) = stream.into_inner();
+    let mut unsent = Vec::new();
+    while conn.wants_write() {
+        conn.write_tls(&mut unsent)?;
+    }
     let mut early = Vec::new();
-    let mut read_done = false;
+    let mut ending = None;
     let mut chunk = [0u8; 4096];
     loop {
         match conn.reader().read(&mut chunk) {
             Ok(0) => {
-                read_done = true;
+                ending = Some(Ok(()));
                 break;
             }
             Ok(n) => early.extend_from_slice(&chunk[..n]),
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-            // Closed without close_notify: the session reports the lost link as it would anyway.
-            Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => {
-                read_done = true;
+            Err(e) => {
+                ending = Some(Err(e));
                 break;
             }
-            Err(e) => return Err(e),
         }
     }
     let extracted = conn
@@ -160,7 +174,10 @@ pub fn hand_over(mut stream: TlsStream<Tcp>, catcher: &Catcher) -> io::Result<Ha
     let tx = keys_matching(suite, &secrets.client, extracted.tx)?;
     let rx = keys_matching(suite, &secrets.server, extracted.rx)?;
     let mut lean = LeanTls::new(tcp, rx, tx);
-    lean.read_done = read_done;
+    lean.unsent = unsent;
+    if let Some(ending) = ending {
+        lean.end_reading(ending);
+    }
     Ok(Handover::Lean(Box::new(lean), early))
 }
 
@@ -208,8 +225,31 @@ impl<S: AsyncRead + AsyncWrite + Unpin> LeanTls<S> {
             unsent: Vec::new(),
             sent: 0,
             read_done: false,
+            read_error: None,
+            idle_records: 0,
+            update_owed: false,
             close_sent: false,
         }
+    }
+
+    /// No more data will come: cleanly (close_notify), or with an error reported once.
+    fn end_reading(&mut self, how: io::Result<()>) {
+        self.read_done = true;
+        self.read_error = how.err();
+    }
+
+    /// The socket reached its end: without close_notify it is an unexpected end, as rustls has it.
+    fn socket_ended(&mut self) {
+        let words = if self.held.len() > self.cipher {
+            "the server closed the connection in the middle of a TLS record"
+        } else {
+            "peer closed connection without sending TLS close_notify"
+        };
+        self.end_reading(Err(io::Error::new(io::ErrorKind::UnexpectedEof, words)));
+        // Only read when no opened data waits: what is left is a torn record.
+        self.held = Vec::new();
+        self.cipher = 0;
+        self.plain = 0..0;
     }
 
     /// Gives back what `held` no longer needs.
@@ -228,25 +268,34 @@ impl<S: AsyncRead + AsyncWrite + Unpin> LeanTls<S> {
 
     /// Opens the whole record at `range` in `buf`; application data is returned (as a range of
     /// `buf`), anything else is handled here.
-    fn open(
-        &mut self,
-        cx: &mut Context<'_>,
-        buf: &mut [u8],
-        range: Range<usize>,
-    ) -> io::Result<Option<Range<usize>>> {
+    fn open(&mut self, buf: &mut [u8], range: Range<usize>) -> io::Result<Option<Range<usize>>> {
         let key = self.rx.aead_key()?;
         let (typ, inner) = self.rx.open(&key, &mut buf[range.clone()])?;
         let inner = range.start + inner.start..range.start + inner.end;
-        if typ == APPLICATION_DATA {
+        if typ != HANDSHAKE && !self.message.is_empty() {
+            return Err(broken(
+                "the server interrupted a TLS handshake message with another record".to_string(),
+            ));
+        }
+        if typ == APPLICATION_DATA && !inner.is_empty() {
+            self.idle_records = 0;
             return Ok(Some(inner));
         }
-        let bytes = buf[inner].to_vec();
-        self.control(cx, typ, &bytes)?;
+        self.idle_records += 1;
+        if self.idle_records > MAX_IDLE_RECORDS {
+            return Err(broken(format!(
+                "the server sent {MAX_IDLE_RECORDS} TLS records in a row without data"
+            )));
+        }
+        if typ != APPLICATION_DATA {
+            let bytes = buf[inner].to_vec();
+            self.control(typ, &bytes)?;
+        }
         Ok(None)
     }
 
     /// An alert or post-handshake message from the server.
-    fn control(&mut self, cx: &mut Context<'_>, typ: u8, bytes: &[u8]) -> io::Result<()> {
+    fn control(&mut self, typ: u8, bytes: &[u8]) -> io::Result<()> {
         match typ {
             ALERT => match bytes {
                 [_, CLOSE_NOTIFY] => {
@@ -266,7 +315,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> LeanTls<S> {
                     bytes.len()
                 ))),
             },
-            HANDSHAKE => self.handshake(cx, bytes),
+            HANDSHAKE => self.handshake(bytes),
             other => Err(broken(format!(
                 "the server sent a TLS record of type {other} after the handshake"
             ))),
@@ -275,7 +324,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin> LeanTls<S> {
 
     /// Post-handshake messages: session tickets (not kept: they arrive before the upgrade reply,
     /// while rustls still stores them) and KeyUpdate.
-    fn handshake(&mut self, cx: &mut Context<'_>, bytes: &[u8]) -> io::Result<()> {
+    fn handshake(&mut self, bytes: &[u8]) -> io::Result<()> {
+        if bytes.is_empty() {
+            return Err(broken(
+                "the server sent an empty TLS handshake record".to_string(),
+            ));
+        }
         self.message.extend_from_slice(bytes);
         if self.message.len() > MAX_MESSAGE {
             return Err(broken(
@@ -283,7 +337,6 @@ impl<S: AsyncRead + AsyncWrite + Unpin> LeanTls<S> {
                     .to_string(),
             ));
         }
-        let mut updated = false;
         while let [typ, a, b, c, rest @ ..] = self.message.as_slice() {
             let len = usize::from(*a) << 16 | usize::from(*b) << 8 | usize::from(*c);
             if rest.len() < len {
@@ -292,12 +345,14 @@ impl<S: AsyncRead + AsyncWrite + Unpin> LeanTls<S> {
             match (*typ, &rest[..len]) {
                 (NEW_SESSION_TICKET, _) => {}
                 (KEY_UPDATE, [request @ (0 | 1)]) => {
-                    let requested = *request == 1;
-                    self.rx.update()?;
-                    if requested {
-                        self.send_key_update(cx)?;
+                    // RFC 8446 5.1: nothing may follow a key change in its record.
+                    if rest.len() > len {
+                        return Err(broken(
+                            "the server's TLS KeyUpdate did not end its record".to_string(),
+                        ));
                     }
-                    updated = true;
+                    self.rx.update()?;
+                    self.update_owed |= *request == 1;
                 }
                 (KEY_UPDATE, _) => {
                     return Err(broken(
@@ -306,40 +361,17 @@ impl<S: AsyncRead + AsyncWrite + Unpin> LeanTls<S> {
                 }
                 (other, _) => {
                     return Err(broken(format!(
-                        "the server sent TLS handshake message {other} after the handshake"
+                        "the server sent TLS handshake message {other} after the handshake \
+                         (or one that began before rustls handed the connection over)"
                     )))
                 }
             }
             self.message.drain(..4 + len);
         }
-        if updated && !self.message.is_empty() {
-            return Err(broken(
-                "the server's TLS KeyUpdate did not end its record".to_string(),
-            ));
-        }
         if self.message.is_empty() {
             self.message = Vec::new();
         }
         Ok(())
-    }
-
-    /// Our KeyUpdate, under the old key; then the new key for everything after it.
-    fn send_key_update(&mut self, cx: &mut Context<'_>) -> io::Result<()> {
-        if self.close_sent {
-            return Ok(());
-        }
-        let key = self.tx.aead_key()?;
-        self.tx.seal(
-            &key,
-            HANDSHAKE,
-            &[&[KEY_UPDATE, 0, 0, 1, 0]],
-            &mut self.unsent,
-        )?;
-        self.tx.update()?;
-        match self.poll_drain(cx) {
-            Poll::Ready(Err(e)) => Err(e),
-            _ => Ok(()),
-        }
     }
 
     /// Reads more ciphertext into `held` (the caller's buffer is too small for a record).
@@ -359,7 +391,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> LeanTls<S> {
         // SAFETY: `poll_read` initialized the first `n` bytes of the spare capacity.
         unsafe { self.held.set_len(self.held.len() + n) };
         if n == 0 {
-            self.read_done = true;
+            self.socket_ended();
         }
         Poll::Ready(Ok(()))
     }
@@ -378,7 +410,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> LeanTls<S> {
         ready!(Pin::new(&mut self.io).poll_read(cx, &mut read))?;
         let n = read.filled().len();
         if n == 0 {
-            self.read_done = true;
+            self.socket_ended();
             return Poll::Ready(Ok(false));
         }
         region[..partial].copy_from_slice(&self.held[self.cipher..]);
@@ -387,7 +419,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> LeanTls<S> {
         let total = partial + n;
         let (mut at, mut delivered) = (0, 0);
         while let Some(len) = whole_record(&region[at..total])? {
-            if let Some(inner) = self.open(cx, region, at..at + len)? {
+            if let Some(inner) = self.open(region, at..at + len)? {
                 region.copy_within(inner.clone(), delivered);
                 delivered += inner.len();
             }
@@ -445,11 +477,13 @@ impl<S: AsyncRead + AsyncWrite + Unpin> LeanTls<S> {
     }
 
     fn seal_record(&mut self, parts: &[&[u8]], out: &mut Vec<u8>) -> io::Result<()> {
-        if self.tx.worn_out() {
+        if self.update_owed || self.tx.worn_out() {
+            // Under the old key; everything after it under the new one.
             let key = self.tx.aead_key()?;
             self.tx
                 .seal(&key, HANDSHAKE, &[&[KEY_UPDATE, 0, 0, 1, 0]], out)?;
             self.tx.update()?;
+            self.update_owed = false;
         }
         let key = self.tx.aead_key()?;
         self.tx.seal(&key, APPLICATION_DATA, parts, out)
@@ -468,12 +502,6 @@ impl<S: AsyncRead + AsyncWrite + Unpin> AsyncRead for LeanTls<S> {
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
         let this = self.get_mut();
-        if !this.unsent.is_empty() {
-            // A KeyUpdate reply the socket could not take at once; the writer may be idle.
-            if let Poll::Ready(Err(e)) = this.poll_drain(cx) {
-                return Poll::Ready(Err(e));
-            }
-        }
         loop {
             if !this.plain.is_empty() {
                 let n = this.plain.len().min(buf.remaining());
@@ -483,13 +511,13 @@ impl<S: AsyncRead + AsyncWrite + Unpin> AsyncRead for LeanTls<S> {
                 return Poll::Ready(Ok(()));
             }
             if this.read_done {
-                return Poll::Ready(Ok(()));
+                return Poll::Ready(this.read_error.take().map_or(Ok(()), Err));
             }
             if let Some(len) = whole_record(&this.held[this.cipher..])? {
                 let range = this.cipher..this.cipher + len;
                 this.cipher += len;
                 let mut held = std::mem::take(&mut this.held);
-                let opened = this.open(cx, &mut held, range);
+                let opened = this.open(&mut held, range);
                 this.held = held;
                 if let Some(inner) = opened? {
                     this.plain = inner;

@@ -70,14 +70,32 @@ fn configs(
     Ok((Arc::new(server), setup))
 }
 
-/// The server: "hello" -> "world" while rustls drives the client; then SIZE bytes in, a
-/// KeyUpdate (asking for the client's), SIZE bytes out; then "bye"s until close_notify.
-async fn serve(listener: TcpListener, config: Arc<ServerConfig>) -> io::Result<()> {
+/// What the server does besides the usual.
+#[derive(Clone, Copy)]
+struct Script {
+    /// Asks for a KeyUpdate before its "world": rustls, still driving the client, holds the
+    /// reply back, and the hand-over must send it.
+    early_update: bool,
+    /// Ends with close_notify (or just closes the socket).
+    clean_close: bool,
+}
+
+const PLAIN: Script = Script {
+    early_update: false,
+    clean_close: true,
+};
+
+/// The server: "hello" -> "world" while rustls drives the client; then SIZE bytes in, two
+/// KeyUpdates (each asking for the client's), SIZE bytes out; then "bye"s until close_notify.
+async fn serve(listener: TcpListener, config: Arc<ServerConfig>, script: Script) -> io::Result<()> {
     let (tcp, _) = listener.accept().await?;
     let mut tls = TlsAcceptor::from(config).accept(tcp).await?;
     let mut hello = [0u8; 5];
     tls.read_exact(&mut hello).await?;
     assert_eq!(&hello, b"hello");
+    if script.early_update {
+        tls.get_mut().1.refresh_traffic_keys().map_err(other)?;
+    }
     tls.write_all(b"world").await?;
     tls.flush().await?;
     let mut got = vec![0u8; SIZE];
@@ -88,6 +106,8 @@ async fn serve(listener: TcpListener, config: Arc<ServerConfig>) -> io::Result<(
     );
     if tls.get_ref().1.protocol_version() == Some(ProtocolVersion::TLSv1_3) {
         tls.get_mut().1.refresh_traffic_keys().map_err(other)?;
+        tls.flush().await?;
+        tls.get_mut().1.refresh_traffic_keys().map_err(other)?;
     }
     tls.write_all(&pattern(SIZE)).await?;
     tls.flush().await?;
@@ -95,7 +115,11 @@ async fn serve(listener: TcpListener, config: Arc<ServerConfig>) -> io::Result<(
     tls.read_to_end(&mut rest).await?;
     assert_eq!(rest, b"bye".repeat(50));
     tls.write_all(b"last").await?;
-    tls.shutdown().await?;
+    if script.clean_close {
+        tls.shutdown().await?;
+    } else {
+        tls.flush().await?;
+    }
     Ok(())
 }
 
@@ -103,11 +127,12 @@ async fn serve(listener: TcpListener, config: Arc<ServerConfig>) -> io::Result<(
 async fn converse(
     suite: CipherSuite,
     version: &'static SupportedProtocolVersion,
+    script: Script,
 ) -> io::Result<bool> {
     let (server_config, setup) = configs(suite, version)?;
     let listener = TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;
-    let server = tokio::spawn(serve(listener, server_config));
+    let server = tokio::spawn(serve(listener, server_config, script));
     let (setup, catcher) = setup.catching();
     let mut tcp = Tcp::connect(addr).await?;
     tcp.stop_at_records(true);
@@ -155,18 +180,32 @@ async fn converse(
     }
     lean.shutdown().await?;
     let mut last = Vec::new();
-    lean.read_to_end(&mut last).await?;
+    let ended = lean.read_to_end(&mut last).await;
     assert_eq!(last, b"last");
+    match ended {
+        Ok(_) => assert!(
+            script.clean_close,
+            "a close without close_notify read as a clean end"
+        ),
+        Err(e) => assert!(
+            !script.clean_close && e.kind() == io::ErrorKind::UnexpectedEof,
+            "{e}"
+        ),
+    }
     assert!(lean.held.capacity() == 0 && lean.unsent.capacity() == 0);
     server.await.map_err(other)??;
     Ok(true)
 }
 
-fn run(suite: CipherSuite, version: &'static SupportedProtocolVersion) -> io::Result<bool> {
+fn run(
+    suite: CipherSuite,
+    version: &'static SupportedProtocolVersion,
+    script: Script,
+) -> io::Result<bool> {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?
-        .block_on(converse(suite, version))
+        .block_on(converse(suite, version, script))
 }
 
 #[test]
@@ -177,10 +216,38 @@ fn takes_over_every_tls13_suite() -> io::Result<()> {
         CipherSuite::TLS13_CHACHA20_POLY1305_SHA256,
     ] {
         assert!(
-            run(suite, &rustls::version::TLS13)?,
+            run(suite, &rustls::version::TLS13, PLAIN)?,
             "{suite:?} was not taken over"
         );
     }
+    Ok(())
+}
+
+#[test]
+fn sends_the_key_update_reply_rustls_held_back() -> io::Result<()> {
+    let script = Script {
+        early_update: true,
+        ..PLAIN
+    };
+    assert!(run(
+        CipherSuite::TLS13_AES_128_GCM_SHA256,
+        &rustls::version::TLS13,
+        script
+    )?);
+    Ok(())
+}
+
+#[test]
+fn reports_a_close_without_close_notify() -> io::Result<()> {
+    let script = Script {
+        clean_close: false,
+        ..PLAIN
+    };
+    assert!(run(
+        CipherSuite::TLS13_AES_256_GCM_SHA384,
+        &rustls::version::TLS13,
+        script
+    )?);
     Ok(())
 }
 
@@ -189,6 +256,7 @@ fn leaves_tls12_to_rustls() -> io::Result<()> {
     let taken = run(
         CipherSuite::TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
         &rustls::version::TLS12,
+        PLAIN,
     )?;
     assert!(!taken);
     Ok(())
