@@ -83,6 +83,17 @@ pub fn current() -> io::Result<Arc<Process>> {
     Ok(fresh)
 }
 
+/// This process's runtime if it was started, without starting it or waiting for a lock (for a
+/// Ruby GC hook, which may run while this thread holds the lock).
+pub fn existing_handle() -> Option<tokio::runtime::Handle> {
+    let slot = CURRENT.try_lock().ok()?;
+    let process = slot.as_ref()?;
+    if process.generation != generation() {
+        return None;
+    }
+    process.runtime.get().map(|r| r.handle().clone())
+}
+
 /// True when `generation` is this process's (handles created before a fork are inert in the child).
 pub fn is_current(generation: u64) -> bool {
     generation == self::generation()

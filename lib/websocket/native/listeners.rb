@@ -91,8 +91,10 @@ module WebSocket
       # Called locked. A new frozen list replaces the old one: an emit running meanwhile on the
       # reactor sees either, whole.
       def refresh_targets(type)
-        list = [@setter_slots&.[](type), *listeners_for(type)].compact.freeze
-        target_table[type] = list.empty? ? nil : list
+        slot = @setter_slots&.[](type)
+        listeners = listeners_for(type)
+        list = slot ? [slot, *listeners] : listeners.dup
+        target_table[type] = list.empty? ? nil : list.freeze
       end
 
       # The `on<type>` handler first, then listeners; nil when there is none.

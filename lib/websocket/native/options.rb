@@ -19,6 +19,9 @@ module WebSocket
       }.freeze
       KEYS = (DEFAULTS.keys + %i[headers tls proxy logger]).freeze
       NO_TLS = {}.freeze
+      TLS_FILES = %i[cert_chain_file private_key_file].freeze
+      CA_FILES = %i[ca_file extra_ca_file].freeze
+      NO_FILES = [].freeze
       TLS_KEYS = %i[ca_file extra_ca_file verify_peer sni_hostname cert_chain_file private_key_file].freeze
       RESERVED_HEADERS = %w[upgrade connection sec-websocket-key sec-websocket-version
                             sec-websocket-protocol sec-websocket-extensions].freeze
@@ -84,19 +87,45 @@ module WebSocket
 
       # What the core reads for one TLS hop (the server's, or an https:// proxy's).
       def tls_fields(tls)
+        tls.empty? ? DEFAULT_TLS_FIELDS : Options.tls_fields(tls)
+      end
+
+      # @api private
+      # @return [Hash] the core's fields for a hop with these (checked) tls: options
+      def self.tls_fields(tls)
+        files = tls[:ca_file] || tls[:extra_ca_file]
         {
-          verify_peer: tls.fetch(:verify_peer, true), root_cert_files: Array(tls[:ca_file] || tls[:extra_ca_file]).map(&:to_s),
+          verify_peer: tls.fetch(:verify_peer, true), root_cert_files: files ? Array(files).map(&:to_s) : NO_FILES,
           pin_roots: !tls[:ca_file].nil?, sni_hostname: tls[:sni_hostname], cert_chain_file: tls[:cert_chain_file]&.to_s,
           private_key_file: tls[:private_key_file]&.to_s
         }
       end
 
+      # The fields of a hop without tls: options, shared by every such client (frozen).
+      DEFAULT_TLS_FIELDS = tls_fields(NO_TLS).freeze
+
       def fail!(message)
         raise ConfigurationError, message
       end
 
+      # Parsed URLs by URL text, frozen: the clients of a process usually share a few URLs, and
+      # parsing one makes about 17 objects (garbage that thousands of clients leave behind in
+      # sparse heap pages).
+      # Single Hash operations need no lock under the GVL (and a Mutex would fail in a trap).
+      PARSED_URLS = {} # rubocop:disable Style/MutableConstant
+      PARSED_URLS_MAX = 64
+
       def parse_url(url)
         fail!("url must be a String like \"wss://app.example.com/socket\", not #{url.inspect}") unless url.is_a?(String)
+        PARSED_URLS[url] || remember_url(url, parse_new_url(url))
+      end
+
+      def remember_url(url, uri)
+        PARSED_URLS.clear if PARSED_URLS.size >= PARSED_URLS_MAX
+        PARSED_URLS[url] = uri.freeze
+      end
+
+      def parse_new_url(url)
         uri = begin
           URI.parse(url)
         rescue URI::InvalidURIError => e
@@ -131,23 +160,30 @@ module WebSocket
 
       def check_keys(options)
         fail!("options must be a Hash, not #{options.class}") unless options.is_a?(Hash)
-        unknown = options.keys - KEYS
-        return if unknown.empty?
+        unknown = unknown_keys(options, KEYS)
+        return unless unknown
 
         fail!("unknown option#{'s' if unknown.size > 1} #{unknown.map(&:inspect).join(', ')}; " \
               "known options are #{KEYS.map(&:inspect).join(', ')}")
       end
 
+      # The keys of `hash` that are not in `known`, or nil (no Array is made when all are known).
+      def unknown_keys(hash, known)
+        unknown = nil
+        hash.each_key { |key| (unknown ||= []) << key unless known.include?(key) }
+        unknown
+      end
+
       def check_tls(tls)
         fail!("tls must be a Hash, not #{tls.class}") unless tls.is_a?(Hash)
         check_roots(tls)
-        unknown = tls.keys - TLS_KEYS
-        fail!("unknown tls option #{unknown.map(&:inspect).join(', ')}; known are #{TLS_KEYS.join(', ')}") unless unknown.empty?
+        unknown = unknown_keys(tls, TLS_KEYS)
+        fail!("unknown tls option #{unknown.map(&:inspect).join(', ')}; known are #{TLS_KEYS.join(', ')}") if unknown
         check_type(tls, :verify_peer, "tls.verify_peer must be true or false") { |v| [true, false].include?(v) }
         check_type(tls, :sni_hostname, "tls.sni_hostname must be a host name String") do |v|
           v.is_a?(String) && !v.empty? && v.match?(/\A[A-Za-z0-9.\-_]+\z/)
         end
-        %i[cert_chain_file private_key_file].each do |k|
+        TLS_FILES.each do |k|
           check_type(tls, k, "tls.#{k} must be a path") { |v| v.is_a?(String) || v.is_a?(Pathname) }
         end
         tls
@@ -162,7 +198,7 @@ module WebSocket
                 "CA files, or tls: { extra_ca_file: } to trust them and the system roots")
         end
         fail!("give tls.ca_file (trust only these) or tls.extra_ca_file (add to the system roots), not both") if tls[:ca_file] && tls[:extra_ca_file]
-        %i[ca_file extra_ca_file].each do |key|
+        CA_FILES.each do |key|
           next if tls[key].nil?
 
           paths = Array(tls[key])

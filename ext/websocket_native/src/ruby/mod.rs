@@ -18,6 +18,30 @@ pub fn init(ruby: &Ruby) -> Result<(), Error> {
     )?;
     probe::init(ruby, native)?;
     build_info::init(native)?;
+    gc_hook()
+}
+
+/// Runs `trim::after_gc` after every GC sweep (Ruby frees large Strings there).
+fn gc_hook() -> Result<(), Error> {
+    unsafe extern "C" fn swept(_tracepoint: rb_sys::VALUE, _data: *mut std::os::raw::c_void) {
+        // Nothing may unwind into Ruby's GC.
+        let _ = std::panic::catch_unwind(crate::trim::after_gc);
+    }
+    magnus::rb_sys::protect(|| {
+        // SAFETY: called once at load with the GVL, under rb_protect; the tracepoint is a mark
+        // object, so it lives as long as the process. The hook makes no Ruby object and cannot
+        // raise.
+        unsafe {
+            let tracepoint = rb_sys::rb_tracepoint_new(
+                rb_sys::Qfalse as rb_sys::VALUE,
+                rb_sys::RUBY_INTERNAL_EVENT_GC_END_SWEEP,
+                Some(swept),
+                std::ptr::null_mut(),
+            );
+            rb_sys::rb_gc_register_mark_object(tracepoint);
+            rb_sys::rb_tracepoint_enable(tracepoint)
+        }
+    })?;
     Ok(())
 }
 

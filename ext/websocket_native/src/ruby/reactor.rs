@@ -1,6 +1,7 @@
 //! `WebSocket::Native.drain` and `.wake`: how the Ruby reactor thread takes events from tokio.
 
-use magnus::{function, prelude::*, Error, RArray, RModule, Ruby};
+use magnus::rb_sys::{protect, FromRawValue};
+use magnus::{function, prelude::*, Error, RArray, RModule, Ruby, Value};
 
 use crate::inbox::{Event, Kind};
 use crate::runtime;
@@ -52,6 +53,19 @@ fn process(ruby: &Ruby) -> Result<std::sync::Arc<runtime::Process>, Error> {
     })
 }
 
+/// The frozen, deduplicated UTF-8 String with this text (made only if Ruby has none yet).
+fn interned(text: &str) -> Result<Value, Error> {
+    let len = std::os::raw::c_long::try_from(text.len()).unwrap_or(std::os::raw::c_long::MAX);
+    let raw = protect(|| {
+        // SAFETY: `text` is valid for `len` bytes; the call runs under rb_protect, with the GVL.
+        unsafe {
+            rb_sys::rb_enc_interned_str(text.as_ptr().cast(), len, rb_sys::rb_utf8_encoding())
+        }
+    })?;
+    // SAFETY: a String Ruby just returned, immediately stored in a reachable Hash by the caller.
+    Ok(unsafe { Value::from_raw(raw) })
+}
+
 /// Appends `conn_id, kind, a, b, c`. Every Ruby object goes into the array as soon as it is
 /// made: a Ruby value held only in a Rust heap allocation is invisible to the GC and may be freed.
 fn push_event(ruby: &Ruby, out: RArray, event: &Event) -> Result<(), Error> {
@@ -66,19 +80,22 @@ fn push_event(ruby: &Ruby, out: RArray, event: &Event) -> Result<(), Error> {
             out.push(OPEN)?;
             out.push(ruby.str_new(protocol))?;
             out.push(*status)?;
-            // Names in lower case; Ruby keeps one frozen copy of each name for every hash.
+            // Names in lower case, as Ruby's shared frozen strings: thousands of connections
+            // keep one copy of each name, and none is made again once it exists.
             let table = ruby.hash_new();
             out.push(table)?;
             for (k, v) in headers {
-                table.aset(ruby.str_new(&k.to_ascii_lowercase()), ruby.str_new(v))?;
+                table.aset(interned(&k.to_ascii_lowercase())?, ruby.str_new(v))?;
             }
         }
         Kind::Text(t) => {
+            crate::trim::delivered(t.len());
             out.push(TEXT)?;
             // SAFETY: the decoder checked that a text payload is valid UTF-8 (decode.rs).
             out.push(ruby.str_new(unsafe { std::str::from_utf8_unchecked(t) }))?;
         }
         Kind::Binary(b) => {
+            crate::trim::delivered(b.len());
             out.push(BINARY)?;
             out.push(ruby.str_from_slice(b))?;
         }
