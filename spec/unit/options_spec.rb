@@ -28,6 +28,26 @@ RSpec.describe WebSocket::Native::Client, "arguments" do
       .to include(port: 8443, host: "::1", resource: "/a?b=c", secure: true)
   end
 
+  it "parses a URL once and shares the frozen result; a bad URL is refused every time" do
+    url = "wss://cache.example.com:8443/socket?x=1"
+    first = WebSocket::Native::Options.new(url, nil, {})
+    second = WebSocket::Native::Options.new(url.dup, nil, {})
+    expect(second.uri).to equal(first.uri)
+    expect(first.uri).to be_frozen
+    expect(second.to_native).to include(host: "cache.example.com", port: 8443, resource: "/socket?x=1")
+    2.times { expect { new_client("wss://bad host/") }.to raise_error(config_error, /not a valid URL/) }
+    expect(WebSocket::Native::Options.new("wss://CACHE.example.com:8443/socket?x=1", nil, {}).uri).not_to equal(first.uri)
+  end
+
+  it "gives hops without tls: options one shared set of TLS fields, and others their own" do
+    plain = WebSocket::Native::Options.new("ws://app.example.com", nil, {}).to_native
+    other = WebSocket::Native::Options.new("wss://app.example.com", nil, {}).to_native
+    expect(plain[:tls]).to be_frozen.and equal(other[:tls]).and equal(other[:proxy_tls])
+    expect(plain[:tls]).to include(verify_peer: true, root_cert_files: [], pin_roots: false, sni_hostname: nil)
+    pinned = WebSocket::Native::Options.new("wss://app.example.com", nil, tls: { ca_file: "/ca.pem", sni_hostname: "x.test" })
+    expect(pinned.to_native[:tls]).to include(root_cert_files: ["/ca.pem"], pin_roots: true, sni_hostname: "x.test")
+  end
+
   it "wants a host" do
     expect { new_client("ws:///path") }.to raise_error(config_error, /has no host name/)
   end
