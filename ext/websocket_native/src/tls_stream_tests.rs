@@ -208,19 +208,18 @@ fn run(
         .block_on(converse(suite, version, script))
 }
 
+/// One TLS 1.3 connection with this suite, which must be taken over.
+fn tls13(suite: CipherSuite, script: Script) -> io::Result<()> {
+    let taken = run(suite, &rustls::version::TLS13, script)?;
+    assert!(taken, "{suite:?} was not taken over");
+    Ok(())
+}
+
 #[test]
 fn takes_over_every_tls13_suite() -> io::Result<()> {
-    for suite in [
-        CipherSuite::TLS13_AES_128_GCM_SHA256,
-        CipherSuite::TLS13_AES_256_GCM_SHA384,
-        CipherSuite::TLS13_CHACHA20_POLY1305_SHA256,
-    ] {
-        assert!(
-            run(suite, &rustls::version::TLS13, PLAIN)?,
-            "{suite:?} was not taken over"
-        );
-    }
-    Ok(())
+    tls13(CipherSuite::TLS13_AES_128_GCM_SHA256, PLAIN)?;
+    tls13(CipherSuite::TLS13_AES_256_GCM_SHA384, PLAIN)?;
+    tls13(CipherSuite::TLS13_CHACHA20_POLY1305_SHA256, PLAIN)
 }
 
 #[test]
@@ -229,12 +228,7 @@ fn sends_the_key_update_reply_rustls_held_back() -> io::Result<()> {
         early_update: true,
         ..PLAIN
     };
-    assert!(run(
-        CipherSuite::TLS13_AES_128_GCM_SHA256,
-        &rustls::version::TLS13,
-        script
-    )?);
-    Ok(())
+    tls13(CipherSuite::TLS13_AES_128_GCM_SHA256, script)
 }
 
 #[test]
@@ -243,12 +237,7 @@ fn reports_a_close_without_close_notify() -> io::Result<()> {
         clean_close: false,
         ..PLAIN
     };
-    assert!(run(
-        CipherSuite::TLS13_AES_256_GCM_SHA384,
-        &rustls::version::TLS13,
-        script
-    )?);
-    Ok(())
+    tls13(CipherSuite::TLS13_AES_256_GCM_SHA384, script)
 }
 
 #[test]
