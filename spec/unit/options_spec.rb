@@ -29,14 +29,24 @@ RSpec.describe WebSocket::Native::Client, "arguments" do
   end
 
   it "parses a URL once and shares the frozen result; a bad URL is refused every time" do
-    url = "wss://cache.example.com:8443/socket?x=1"
+    url = "wss://cache.example.com:8443/socket"
     first = WebSocket::Native::Options.new(url, nil, {})
     second = WebSocket::Native::Options.new(url.dup, nil, {})
     expect(second.uri).to equal(first.uri)
     expect(first.uri).to be_frozen
-    expect(second.to_native).to include(host: "cache.example.com", port: 8443, resource: "/socket?x=1")
+    expect(second.to_native).to include(host: "cache.example.com", port: 8443, resource: "/socket")
     2.times { expect { new_client("wss://bad host/") }.to raise_error(config_error, /not a valid URL/) }
-    expect(WebSocket::Native::Options.new("wss://CACHE.example.com:8443/socket?x=1", nil, {}).uri).not_to equal(first.uri)
+    expect(WebSocket::Native::Options.new("wss://CACHE.example.com:8443/socket", nil, {}).uri).not_to equal(first.uri)
+    expect(first.uri.host).to be_frozen
+    expect(first.uri.path).to be_frozen
+  end
+
+  it "keeps no URL with credentials or a query after its client" do
+    %w[wss://user:secret@cache.example.com/socket wss://cache.example.com/socket?token=abc].each do |url|
+      first = WebSocket::Native::Options.new(url, nil, {})
+      expect(WebSocket::Native::Options.new(url, nil, {}).uri).not_to equal(first.uri)
+      expect(WebSocket::Native::Options::PARSED_URLS).not_to have_key(url)
+    end
   end
 
   it "gives hops without tls: options one shared set of TLS fields, and others their own" do

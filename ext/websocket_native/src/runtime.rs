@@ -19,13 +19,14 @@ static GENERATION: AtomicU64 = AtomicU64::new(0);
 
 extern "C" fn forked_child() {
     GENERATION.fetch_add(1, Ordering::Relaxed);
+    crate::trim::forked_child();
 }
 
 /// Installs the fork hook; called once when the extension loads.
 pub fn install_fork_hook() {
     static HOOK: Once = Once::new();
     HOOK.call_once(|| {
-        // SAFETY: the child handler only bumps an atomic, which is async-signal-safe.
+        // SAFETY: the child handler only stores to atomics, which is async-signal-safe.
         unsafe {
             libc::pthread_atfork(None, None, Some(forked_child));
         }
@@ -86,7 +87,11 @@ pub fn current() -> io::Result<Arc<Process>> {
 /// This process's runtime if it was started, without starting it or waiting for a lock (for a
 /// Ruby GC hook, which may run while this thread holds the lock).
 pub fn existing_handle() -> Option<tokio::runtime::Handle> {
-    let slot = CURRENT.try_lock().ok()?;
+    let slot = match CURRENT.try_lock() {
+        Ok(slot) => slot,
+        Err(std::sync::TryLockError::Poisoned(p)) => p.into_inner(),
+        Err(std::sync::TryLockError::WouldBlock) => return None,
+    };
     let process = slot.as_ref()?;
     if process.generation != generation() {
         return None;

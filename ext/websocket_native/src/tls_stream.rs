@@ -111,8 +111,9 @@ pub struct LeanTls<S> {
     sent: usize,
     /// The server sent close_notify or closed the socket: no more data.
     read_done: bool,
-    /// How reading ended, when it ended other than by close_notify; reported once.
-    read_error: Option<io::Error>,
+    /// How reading ended, when it ended other than by close_notify: every later read reports it
+    /// again (a connection is never resynchronised after a bad record, RFC 8446).
+    read_error: Option<(io::ErrorKind, String)>,
     /// Records in a row that carried no application data (bounded, as rustls bounds them).
     idle_records: u32,
     /// The server asked for our KeyUpdate: it goes out before our next application data
@@ -235,7 +236,15 @@ impl<S: AsyncRead + AsyncWrite + Unpin> LeanTls<S> {
     /// No more data will come: cleanly (close_notify), or with an error reported once.
     fn end_reading(&mut self, how: io::Result<()>) {
         self.read_done = true;
-        self.read_error = how.err();
+        self.read_error = how.err().map(|e| (e.kind(), e.to_string()));
+    }
+
+    /// What a read reports once reading has ended.
+    fn ending(&self) -> io::Result<()> {
+        match &self.read_error {
+            Some((kind, words)) => Err(io::Error::new(*kind, words.clone())),
+            None => Ok(()),
+        }
     }
 
     /// The socket reached its end: without close_notify it is an unexpected end, as rustls has it.
@@ -281,15 +290,16 @@ impl<S: AsyncRead + AsyncWrite + Unpin> LeanTls<S> {
             self.idle_records = 0;
             return Ok(Some(inner));
         }
-        self.idle_records += 1;
-        if self.idle_records > MAX_IDLE_RECORDS {
-            return Err(broken(format!(
-                "the server sent {MAX_IDLE_RECORDS} TLS records in a row without data"
-            )));
-        }
         if typ != APPLICATION_DATA {
             let bytes = buf[inner].to_vec();
             self.control(typ, &bytes)?;
+        }
+        // Counted after it was handled: a close_notify ends reading whatever came before it.
+        self.idle_records += 1;
+        if self.idle_records > MAX_IDLE_RECORDS && !self.read_done {
+            return Err(broken(format!(
+                "the server sent {MAX_IDLE_RECORDS} TLS records in a row without data"
+            )));
         }
         Ok(None)
     }
@@ -502,6 +512,24 @@ impl<S: AsyncRead + AsyncWrite + Unpin> AsyncRead for LeanTls<S> {
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
         let this = self.get_mut();
+        let result = this.read_records(cx, buf);
+        if let Poll::Ready(Err(e)) = &result {
+            if !this.read_done {
+                this.end_reading(Err(io::Error::new(e.kind(), e.to_string())));
+            }
+        }
+        result
+    }
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> LeanTls<S> {
+    /// Hands out opened data, opening records and reading the socket as needed.
+    fn read_records(
+        &mut self,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let this = self;
         loop {
             if !this.plain.is_empty() {
                 let n = this.plain.len().min(buf.remaining());
@@ -511,7 +539,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> AsyncRead for LeanTls<S> {
                 return Poll::Ready(Ok(()));
             }
             if this.read_done {
-                return Poll::Ready(this.read_error.take().map_or(Ok(()), Err));
+                return Poll::Ready(this.ending());
             }
             if let Some(len) = whole_record(&this.held[this.cipher..])? {
                 let range = this.cipher..this.cipher + len;

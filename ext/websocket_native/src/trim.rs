@@ -41,6 +41,9 @@ static LAST_TRIM: AtomicU64 = AtomicU64::new(0);
 static LAST_BURST: AtomicU64 = AtomicU64::new(0);
 static LAST_LARGE: AtomicU64 = AtomicU64::new(0);
 static QUEUED: AtomicBool = AtomicBool::new(false);
+/// The burst and the last large message a GC's trim already covered.
+static COVERED_BURST: AtomicU64 = AtomicU64::new(0);
+static COVERED_LARGE: AtomicU64 = AtomicU64::new(0);
 
 static ENABLED: Lazy<bool> =
     Lazy::new(|| std::env::var("WEBSOCKET_NATIVE_MALLOC_TRIM").map_or(true, |v| v != "0"));
@@ -80,16 +83,38 @@ pub fn delivered(len: usize) {
 
 /// After each Ruby GC sweep (see `ruby::gc_hook`): must not allocate Ruby objects or block.
 pub fn after_gc() {
-    let due = due_after_gc(
-        now(),
-        LAST_BURST.load(Ordering::Acquire),
-        LAST_LARGE.load(Ordering::Acquire),
-    );
-    if due {
-        if let Some(runtime) = runtime::existing_handle() {
-            trim_on(&runtime);
-        }
+    if !*ENABLED {
+        return;
     }
+    let burst = LAST_BURST.load(Ordering::Acquire);
+    let large = LAST_LARGE.load(Ordering::Acquire);
+    // Once per burst and per lull: a trim that gave everything back is not repeated per GC.
+    let burst = (burst != COVERED_BURST.load(Ordering::Acquire)).then_some(burst);
+    let large = (large != COVERED_LARGE.load(Ordering::Acquire)).then_some(large);
+    if !due_after_gc(now(), burst.unwrap_or(0), large.unwrap_or(0)) {
+        return;
+    }
+    if let Some(runtime) = runtime::existing_handle() {
+        if let Some(b) = burst {
+            COVERED_BURST.store(b, Ordering::Release);
+        }
+        if let Some(l) = large {
+            COVERED_LARGE.store(l, Ordering::Release);
+        }
+        trim_on(&runtime);
+    }
+}
+
+/// In a forked child: the parent's dials never end here, and its queued trim never runs.
+pub fn forked_child() {
+    IN_PROGRESS.store(0, Ordering::Relaxed);
+    ENDED.store(0, Ordering::Relaxed);
+    QUEUED.store(false, Ordering::Relaxed);
+}
+
+/// Reads the setting now (at load), so the GC hook never initialises it.
+pub fn init() {
+    Lazy::force(&ENABLED);
 }
 
 /// Whether a GC at `now` is followed by a trim, given when the last burst of dials ended and the
@@ -114,13 +139,24 @@ fn trim_on(runtime: &tokio::runtime::Handle) {
         INTERVAL_MS.saturating_sub(since)
     };
     runtime.spawn(async move {
+        // Released however the task ends (a runtime shut down drops it unrun).
+        let _queued = Unqueue;
         if wait > 0 {
             tokio::time::sleep(std::time::Duration::from_millis(wait)).await;
         }
-        QUEUED.store(false, Ordering::Release);
         LAST_TRIM.store(now(), Ordering::Release);
+        drop(_queued);
         let _ = tokio::task::spawn_blocking(give_back).await;
     });
+}
+
+/// Clears QUEUED when dropped: after LAST_TRIM is set, so the next request waits its turn.
+struct Unqueue;
+
+impl Drop for Unqueue {
+    fn drop(&mut self) {
+        QUEUED.store(false, Ordering::Release);
+    }
 }
 
 #[cfg(all(target_os = "linux", target_env = "gnu"))]

@@ -49,9 +49,9 @@ module WebSocket
 
       private
 
-      # Only the first two fields: an object with at most three instance variables keeps them
-      # inline, so a message event costs one object and no separate allocation (the others
-      # read as nil).
+      # Only the first two fields (the others read as nil): on Ruby 3.1 an object with at most
+      # three instance variables keeps them inline, so a message event costs one object and no
+      # separate allocation.
       def message!(data)
         @type = :message
         @data = data

@@ -120,7 +120,12 @@ module WebSocket
         PARSED_URLS[url] || remember_url(url, parse_new_url(url))
       end
 
+      # Kept unless it carries credentials or a query (often a token): those are not held in
+      # memory after their client is gone, and would only churn the cache.
       def remember_url(url, uri)
+        return uri if uri.userinfo || uri.query
+
+        [uri.scheme, uri.host, uri.path, uri.fragment, uri.opaque].each { |part| part&.freeze }
         PARSED_URLS.clear if PARSED_URLS.size >= PARSED_URLS_MAX
         PARSED_URLS[url] = uri.freeze
       end

@@ -23,6 +23,7 @@ pub fn init(ruby: &Ruby) -> Result<(), Error> {
 
 /// Runs `trim::after_gc` after every GC sweep (Ruby frees large Strings there).
 fn gc_hook() -> Result<(), Error> {
+    crate::trim::init();
     unsafe extern "C" fn swept(_tracepoint: rb_sys::VALUE, _data: *mut std::os::raw::c_void) {
         // Nothing may unwind into Ruby's GC.
         let _ = std::panic::catch_unwind(crate::trim::after_gc);

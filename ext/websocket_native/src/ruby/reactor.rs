@@ -54,8 +54,9 @@ fn process(ruby: &Ruby) -> Result<std::sync::Arc<runtime::Process>, Error> {
 }
 
 /// The frozen, deduplicated UTF-8 String with this text (made only if Ruby has none yet).
-fn interned(text: &str) -> Result<Value, Error> {
-    let len = std::os::raw::c_long::try_from(text.len()).unwrap_or(std::os::raw::c_long::MAX);
+fn interned(ruby: &Ruby, text: &str) -> Result<Value, Error> {
+    let len = std::os::raw::c_long::try_from(text.len())
+        .map_err(|_| Error::new(ruby.exception_arg_error(), "a header name too long"))?;
     let raw = protect(|| {
         // SAFETY: `text` is valid for `len` bytes; the call runs under rb_protect, with the GVL.
         unsafe {
@@ -85,7 +86,7 @@ fn push_event(ruby: &Ruby, out: RArray, event: &Event) -> Result<(), Error> {
             let table = ruby.hash_new();
             out.push(table)?;
             for (k, v) in headers {
-                table.aset(interned(&k.to_ascii_lowercase())?, ruby.str_new(v))?;
+                table.aset(interned(ruby, &k.to_ascii_lowercase())?, ruby.str_new(v))?;
             }
         }
         Kind::Text(t) => {
