@@ -86,9 +86,7 @@ impl Tcp {
             None => Ok(tcp),
         }
     }
-}
 
-impl Tcp {
     /// With `true`, reads end at TLS record boundaries (see `RecordEdge`); with `false` they
     /// no longer do. Returns whether the last read ended at a boundary.
     pub fn stop_at_records(&mut self, on: bool) -> bool {

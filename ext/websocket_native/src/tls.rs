@@ -5,8 +5,6 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use once_cell::sync::Lazy;
-
-use crate::tls_keys::Catcher;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::client::WebPkiServerVerifier;
 use rustls::crypto::{ring, CryptoProvider};
@@ -16,6 +14,8 @@ use rustls::{
     AlertDescription, CertificateError, ClientConfig, DigitallySignedStruct, Error as TlsError,
     RootCertStore, SignatureScheme,
 };
+
+use crate::tls_keys::Catcher;
 
 /// The `tls:` options of a client, already checked for type by Ruby.
 #[derive(Clone, Debug, Default)]

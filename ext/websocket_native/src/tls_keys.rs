@@ -157,9 +157,9 @@ impl Keys {
         self.limit = limit;
     }
 
-    /// The AEAD key, made afresh for each use: an idle connection keeps 32 bytes, not ring's
+    /// The AEAD key, made afresh for each record: an idle connection keeps 32 bytes, not ring's
     /// expanded key tables.
-    pub fn aead_key(&self) -> io::Result<LessSafeKey> {
+    fn aead_key(&self) -> io::Result<LessSafeKey> {
         let key_len = self.suite.aead().key_len();
         UnboundKey::new(self.suite.aead(), &self.key[..key_len])
             .map(LessSafeKey::new)
@@ -181,13 +181,7 @@ impl Keys {
 
     /// Appends one record of content type `typ` holding `parts` (at most MAX_PLAIN bytes in
     /// all) to `out`.
-    pub fn seal(
-        &mut self,
-        key: &LessSafeKey,
-        typ: u8,
-        parts: &[&[u8]],
-        out: &mut Vec<u8>,
-    ) -> io::Result<()> {
+    pub fn seal(&mut self, typ: u8, parts: &[&[u8]], out: &mut Vec<u8>) -> io::Result<()> {
         let plain: usize = parts.iter().map(|p| p.len()).sum();
         let length =
             u16::try_from(plain + 1 + TAG).map_err(|_| failed("a TLS record longer than 2^16"))?;
@@ -200,6 +194,7 @@ impl Keys {
             out.extend_from_slice(part);
         }
         out.push(typ);
+        let key = self.aead_key()?;
         let nonce = self.next_nonce()?;
         let tag = key
             .seal_in_place_separate_tag(nonce, Aad::from(header), &mut out[start..])
@@ -210,18 +205,17 @@ impl Keys {
 
     /// Opens the whole record `record` (header included) in place; returns its inner content
     /// type and where its plaintext now lies within `record`.
-    pub fn open(&mut self, key: &LessSafeKey, record: &mut [u8]) -> io::Result<(u8, Range<usize>)> {
-        let mut header = [0u8; HEADER];
-        match record.get(..HEADER) {
-            Some(h) => header.copy_from_slice(h),
-            None => return Err(failed("a TLS record shorter than its header")),
-        }
+    pub fn open(&mut self, record: &mut [u8]) -> io::Result<(u8, Range<usize>)> {
+        let Some(&header) = header_of(record) else {
+            return Err(failed("a TLS record shorter than its header"));
+        };
         if header[0] != APPLICATION_DATA {
             return Err(failed(&format!(
                 "the server sent an unprotected TLS record (type {}) after the handshake",
                 header[0]
             )));
         }
+        let key = self.aead_key()?;
         let nonce = self.next_nonce()?;
         let plain = key
             .open_in_place(nonce, Aad::from(header), &mut record[HEADER..])
@@ -260,12 +254,22 @@ impl Drop for Keys {
     }
 }
 
+/// The length of a record's body, as its header gives it.
+pub fn body_len(header: &[u8; HEADER]) -> usize {
+    usize::from(u16::from_be_bytes([header[3], header[4]]))
+}
+
+/// The header at the start of `bytes`, once all of it is there.
+pub fn header_of(bytes: &[u8]) -> Option<&[u8; HEADER]> {
+    bytes.get(..HEADER)?.try_into().ok()
+}
+
 /// The length of the whole record at the start of `bytes`, once all of it is there.
 pub fn whole_record(bytes: &[u8]) -> io::Result<Option<usize>> {
-    let Some(header) = bytes.get(..HEADER) else {
+    let Some(header) = header_of(bytes) else {
         return Ok(None);
     };
-    let length = usize::from(u16::from_be_bytes([header[3], header[4]]));
+    let length = body_len(header);
     if length > MAX_CIPHER {
         return Err(failed(
             "the server sent a TLS record longer than the protocol allows (record_overflow)",
@@ -403,15 +407,10 @@ mod tests {
         let mut rx = Keys::new(Suite::Aes256Gcm, &secret, 5)?;
         for round in 0..2 {
             let mut out = Vec::new();
-            tx.seal(
-                &tx.aead_key()?,
-                APPLICATION_DATA,
-                &[b"hello ", b"world"],
-                &mut out,
-            )?;
+            tx.seal(APPLICATION_DATA, &[b"hello ", b"world"], &mut out)?;
             assert_eq!(whole_record(&out)?, Some(out.len()));
             assert_eq!(whole_record(&out[..out.len() - 1])?, None);
-            let (typ, range) = rx.open(&rx.aead_key()?, &mut out)?;
+            let (typ, range) = rx.open(&mut out)?;
             assert_eq!((typ, &out[range]), (APPLICATION_DATA, &b"hello world"[..]));
             if round == 0 {
                 tx.update()?;
@@ -419,9 +418,9 @@ mod tests {
             }
         }
         let mut out = Vec::new();
-        tx.seal(&tx.aead_key()?, APPLICATION_DATA, &[b"x"], &mut out)?;
+        tx.seal(APPLICATION_DATA, &[b"x"], &mut out)?;
         out[HEADER] ^= 1;
-        assert!(rx.open(&rx.aead_key()?, &mut out).is_err());
+        assert!(rx.open(&mut out).is_err());
         Ok(())
     }
 }

@@ -19,8 +19,8 @@ use tokio_rustls::client::TlsStream;
 
 use crate::sockets::Tcp;
 use crate::tls_keys::{
-    whole_record, Catcher, Keys, Suite, ALERT, APPLICATION_DATA, HANDSHAKE, HEADER, MAX_CIPHER,
-    MAX_PLAIN,
+    body_len, header_of, whole_record, Catcher, Keys, Suite, ALERT, APPLICATION_DATA, HANDSHAKE,
+    HEADER, MAX_CIPHER, MAX_PLAIN,
 };
 
 /// Plaintext sealed per write call (four full records).
@@ -76,8 +76,7 @@ impl RecordEdge {
                 self.seen += n;
                 bytes = &bytes[n..];
                 if self.seen == HEADER {
-                    self.body_left =
-                        usize::from(u16::from_be_bytes([self.header[3], self.header[4]]));
+                    self.body_left = body_len(&self.header);
                 }
             } else {
                 let n = self.body_left.min(bytes.len());
@@ -233,7 +232,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> LeanTls<S> {
         }
     }
 
-    /// No more data will come: cleanly (close_notify), or with an error reported once.
+    /// No more data will come: cleanly (close_notify), or with an error every later read reports.
     fn end_reading(&mut self, how: io::Result<()>) {
         self.read_done = true;
         self.read_error = how.err().map(|e| (e.kind(), e.to_string()));
@@ -278,8 +277,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> LeanTls<S> {
     /// Opens the whole record at `range` in `buf`; application data is returned (as a range of
     /// `buf`), anything else is handled here.
     fn open(&mut self, buf: &mut [u8], range: Range<usize>) -> io::Result<Option<Range<usize>>> {
-        let key = self.rx.aead_key()?;
-        let (typ, inner) = self.rx.open(&key, &mut buf[range.clone()])?;
+        let (typ, inner) = self.rx.open(&mut buf[range.clone()])?;
         let inner = range.start + inner.start..range.start + inner.end;
         if typ != HANDSHAKE && !self.message.is_empty() {
             return Err(broken(
@@ -387,8 +385,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> LeanTls<S> {
     /// Reads more ciphertext into `held` (the caller's buffer is too small for a record).
     fn read_held(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         let pending = &self.held[self.cipher..];
-        let want = match pending.get(..HEADER) {
-            Some(h) => HEADER + usize::from(u16::from_be_bytes([h[3], h[4]])),
+        let want = match header_of(pending) {
+            Some(header) => HEADER + body_len(header),
             None => HEADER + MAX_CIPHER,
         }
         .saturating_sub(pending.len())
@@ -489,14 +487,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> LeanTls<S> {
     fn seal_record(&mut self, parts: &[&[u8]], out: &mut Vec<u8>) -> io::Result<()> {
         if self.update_owed || self.tx.worn_out() {
             // Under the old key; everything after it under the new one.
-            let key = self.tx.aead_key()?;
-            self.tx
-                .seal(&key, HANDSHAKE, &[&[KEY_UPDATE, 0, 0, 1, 0]], out)?;
+            self.tx.seal(HANDSHAKE, &[&[KEY_UPDATE, 0, 0, 1, 0]], out)?;
             self.tx.update()?;
             self.update_owed = false;
         }
-        let key = self.tx.aead_key()?;
-        self.tx.seal(&key, APPLICATION_DATA, parts, out)
+        self.tx.seal(APPLICATION_DATA, parts, out)
     }
 
     #[cfg(test)]
@@ -619,9 +614,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> AsyncWrite for LeanTls<S> {
         let this = self.get_mut();
         if !this.close_sent {
             this.close_sent = true;
-            let key = this.tx.aead_key()?;
             this.tx
-                .seal(&key, ALERT, &[&[1, CLOSE_NOTIFY]], &mut this.unsent)?;
+                .seal(ALERT, &[&[1, CLOSE_NOTIFY]], &mut this.unsent)?;
         }
         ready!(this.poll_drain(cx))?;
         Pin::new(&mut this.io).poll_shutdown(cx)

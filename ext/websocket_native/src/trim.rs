@@ -89,18 +89,24 @@ pub fn after_gc() {
     let burst = LAST_BURST.load(Ordering::Acquire);
     let large = LAST_LARGE.load(Ordering::Acquire);
     // Once per burst and per lull: a trim that gave everything back is not repeated per GC.
-    let burst = (burst != COVERED_BURST.load(Ordering::Acquire)).then_some(burst);
-    let large = (large != COVERED_LARGE.load(Ordering::Acquire)).then_some(large);
-    if !due_after_gc(now(), burst.unwrap_or(0), large.unwrap_or(0)) {
+    let uncovered = |time: u64, covered: &AtomicU64| {
+        if time == covered.load(Ordering::Acquire) {
+            0
+        } else {
+            time
+        }
+    };
+    let due = due_after_gc(
+        now(),
+        uncovered(burst, &COVERED_BURST),
+        uncovered(large, &COVERED_LARGE),
+    );
+    if !due {
         return;
     }
     if let Some(runtime) = runtime::existing_handle() {
-        if let Some(b) = burst {
-            COVERED_BURST.store(b, Ordering::Release);
-        }
-        if let Some(l) = large {
-            COVERED_LARGE.store(l, Ordering::Release);
-        }
+        COVERED_BURST.store(burst, Ordering::Release);
+        COVERED_LARGE.store(large, Ordering::Release);
         trim_on(&runtime);
     }
 }

@@ -22,7 +22,7 @@ module WebSocket
       TLS_FILES = %i[cert_chain_file private_key_file].freeze
       CA_FILES = %i[ca_file extra_ca_file].freeze
       NO_FILES = [].freeze
-      TLS_KEYS = %i[ca_file extra_ca_file verify_peer sni_hostname cert_chain_file private_key_file].freeze
+      TLS_KEYS = (CA_FILES + %i[verify_peer sni_hostname] + TLS_FILES).freeze
       RESERVED_HEADERS = %w[upgrade connection sec-websocket-key sec-websocket-version
                             sec-websocket-protocol sec-websocket-extensions].freeze
       TOKEN = /\A[!#$%&'*+\-.^_`|~0-9A-Za-z]+\z/.freeze
@@ -43,7 +43,7 @@ module WebSocket
         @protocols = check_protocols(protocols)
         check_keys(options)
         @options = DEFAULTS.merge(options)
-        @tls = check_tls(@options[:tls] || {})
+        @tls = check_tls(@options[:tls] || NO_TLS)
         @headers = check_headers(@options[:headers] || {})
         add_basic_auth(@headers, "Authorization", @uri)
         @proxy = check_proxy(@options[:proxy])
