@@ -182,6 +182,15 @@ impl Reader<'_> {
                 };
             }
             last_heard = Instant::now();
+            if violation.is_some()
+                && peer_close.is_none()
+                && !ready.iter().any(|m| matches!(m, Incoming::Close(..)))
+            {
+                // This read ends in a protocol failure: mark it before Ruby sees the messages
+                // decoded ahead of it, so a close their callbacks ask for cannot go out before the
+                // failure's own code (the writer checks this flag).
+                self.shared.failing.store(true, Ordering::Release);
+            }
             if self.timing.pong_timeout.is_some() {
                 // Any bytes prove the link carried something after the outstanding ping.
                 self.shared.ping_outstanding.store(0, Ordering::Release);
