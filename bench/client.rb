@@ -148,12 +148,16 @@ def idle(url, count, ca_file, burst = 0)
 end
 
 def echo_burst(clients)
-  payload = ("b" * (1024 * 1024)).freeze
   echoed = 0
-  clients.each do |ws|
-    ws.on(:message) { finish if (echoed += 1) == clients.size }
-    ws.send(payload)
-  end
+  clients.each { |ws| ws.on(:message) { finish if (echoed += 1) == clients.size } }
+  send_to_each(clients, ("b" * (1024 * 1024)).freeze)
+end
+
+# Apart from echo_burst: a block keeps every local of the method that made it alive, and the
+# handlers live as long as their connections; the 1 MiB payload must not (1 KiB per connection
+# of the 1000 measured).
+def send_to_each(clients, payload)
+  clients.each { |ws| ws.send(payload) }
 end
 
 mode, url, *rest = ARGV
