@@ -92,8 +92,8 @@ fn push_event(ruby: &Ruby, out: RArray, event: &Event) -> Result<(), Error> {
         Kind::Text(t) => {
             crate::trim::delivered(t.len());
             out.push(TEXT)?;
-            // SAFETY: the decoder checked that a text payload is valid UTF-8 (decode.rs).
-            out.push(ruby.str_new(unsafe { std::str::from_utf8_unchecked(t) }))?;
+            // Valid UTF-8: the decoder checked it as it arrived.
+            out.push(ruby.enc_str_new(t, ruby.utf8_encoding()))?;
         }
         Kind::Binary(b) => {
             crate::trim::delivered(b.len());
