@@ -30,6 +30,22 @@ RSpec.describe "messages through the project's echo server" do
     expect(got == big).to be(true)
   end
 
+  it "round-trips large messages of many sizes back to back, each byte-exact (buffers are reused)" do
+    random = Random.new(7)
+    sizes = Array.new(60) { |i| [16 * 1024, 16 * 1024 + 1, 40_000, 65_536, 300_000][i % 5] + random.rand(2000) }
+    sent = sizes.each_with_index.map do |size, i|
+      i.even? ? random.bytes(size) : ("#{i}ü" * size)[0, size / 2]
+    end
+    _, log = record(server.url, limit: 60) do |ws, event, all|
+      sent.each { |m| ws.send(m) } if event == [:open]
+      ws.close if events_of(all, :message).size == sent.size
+    end
+    got = events_of(log, :message).map(&:last)
+    expect(got.size).to eq(sent.size)
+    bad = got.each_index.reject { |i| got[i] == sent[i] && got[i].encoding == sent[i].encoding }
+    expect(bad).to be_empty, "messages #{bad.first(5)} came back different"
+  end
+
   it "sends messages queued before open, in order, on open" do
     log = []
     ws = WebSocket::Native::Client.new(server.url)

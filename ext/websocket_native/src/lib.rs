@@ -6,6 +6,7 @@ mod dial;
 mod dns;
 mod encode;
 mod inbox;
+mod pool;
 mod probe;
 mod reader;
 mod ruby;

@@ -20,6 +20,7 @@ static GENERATION: AtomicU64 = AtomicU64::new(0);
 extern "C" fn forked_child() {
     GENERATION.fetch_add(1, Ordering::Relaxed);
     crate::trim::forked_child();
+    crate::pool::forked_child();
 }
 
 /// Installs the fork hook; called once when the extension loads.

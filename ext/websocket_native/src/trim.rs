@@ -111,6 +111,13 @@ pub fn after_gc() {
     }
 }
 
+/// After the pool of message buffers was emptied (pool.rs), on a tokio thread.
+pub fn released() {
+    if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+        trim_on(&runtime);
+    }
+}
+
 /// In a forked child: the parent's dials never end here, and its queued trim never runs.
 pub fn forked_child() {
     IN_PROGRESS.store(0, Ordering::Relaxed);
