@@ -93,10 +93,11 @@ pub fn take(len: usize) -> Vec<u8> {
 
 /// A finished message's bytes; a large message's buffer returns to the pool when it is dropped.
 pub fn bytes(buffer: Vec<u8>) -> Bytes {
-    if buffer.capacity() < LARGE {
-        return buffer.into();
+    if (LARGE..=MAX_ONE).contains(&buffer.capacity()) {
+        Bytes::from_owner(Returned(buffer))
+    } else {
+        buffer.into()
     }
-    Bytes::from_owner(Returned(buffer))
 }
 
 /// A message's buffer that goes back to the pool when the message is dropped.
@@ -132,7 +133,8 @@ fn start_sweeper() {
         Some(runtime) => {
             runtime.spawn(sweep());
         }
-        // No runtime to run it on right now: the next buffer given tries again.
+        // No runtime to run it on (none yet in a forked child, or its lock is busy this
+        // instant): the next buffer given tries again. What is kept meanwhile stays bounded.
         None => SWEEPING.store(false, Ordering::Release),
     }
 }
@@ -141,13 +143,16 @@ fn start_sweeper() {
 async fn sweep() {
     // A runtime shut down drops this task unrun: the next process state starts another.
     let running = Sweeping;
+    let mut wait = IDLE_MS;
     loop {
-        tokio::time::sleep(Duration::from_millis(IDLE_MS)).await;
+        tokio::time::sleep(Duration::from_millis(wait)).await;
         let unused = now_ms().saturating_sub(LAST_USE.load(Ordering::Relaxed));
         if unused < IDLE_MS {
+            wait = IDLE_MS - unused; // until IDLE_MS after the last use
             continue;
         }
         let Ok(mut kept) = KEPT.try_lock() else {
+            wait = IDLE_MS;
             continue;
         };
         let freed = kept.empty();
