@@ -168,8 +168,13 @@ impl Decoder {
                         .map_err(|valid| invalid_text(data.len().saturating_add_signed(valid)))?;
                 }
                 // Room for the rest of the frame, so it can be read straight into the message;
-                // at most RESERVE_STEP at a time: a header alone must not commit memory.
+                // at most RESERVE_STEP at a time: a header alone must not commit memory. The
+                // first room of a large message may be the buffer of an earlier one (pool.rs);
+                // one whose payload came whole in a read is a slice of it and takes none.
                 let rest = usize::try_from(remaining).map_or(RESERVE_STEP, |r| r.min(RESERVE_STEP));
+                if data.capacity() == 0 {
+                    *data = pool::take(rest);
+                }
                 data.reserve(rest);
                 data.extend_from_slice(chunk);
             }
@@ -249,9 +254,7 @@ impl Decoder {
                 ))
             }
             1 | 2 => {
-                // A large message may reuse the buffer of an earlier one (pool.rs).
-                let first = usize::try_from(length).unwrap_or(usize::MAX);
-                self.message = Some((opcode == 1, pool::take(first)));
+                self.message = Some((opcode == 1, Vec::new()));
                 self.utf8 = Utf8Check::default();
             }
             8..=10 if !fin => return Err(protocol("it sent a fragmented control frame")),
