@@ -169,19 +169,18 @@ async fn sweep(running: Sweeping) {
             continue;
         };
         let freed = kept.empty();
-        // Under the lock: a buffer given after this starts a sweeper of its own.
-        SWEEPING.store(false, Ordering::Release);
-        std::mem::forget(running);
+        // The flag cleared under the lock: a buffer given after this starts a sweeper of its own.
+        drop(running);
         drop(kept);
         if !freed.is_empty() {
             drop(freed);
-            crate::trim::released();
+            crate::trim::on_current_runtime();
         }
         return;
     }
 }
 
-/// Clears `SWEEPING` when a sweeper ends without emptying the pool.
+/// Clears `SWEEPING` when its sweeper ends, whether it emptied the pool or was dropped unrun.
 struct Sweeping;
 
 impl Drop for Sweeping {

@@ -67,9 +67,7 @@ impl Drop for Dialing {
         if last && ended >= BURST {
             ENDED.store(0, Ordering::Release);
             LAST_BURST.store(now(), Ordering::Release);
-            if let Ok(runtime) = tokio::runtime::Handle::try_current() {
-                trim_on(&runtime);
-            }
+            on_current_runtime();
         }
     }
 }
@@ -111,8 +109,9 @@ pub fn after_gc() {
     }
 }
 
-/// After the pool of message buffers was emptied (pool.rs), on a tokio thread.
-pub fn released() {
+/// Asks for a trim from a tokio thread (after a burst of dials, or once the pool of message
+/// buffers was emptied); elsewhere nothing happens.
+pub fn on_current_runtime() {
     if let Ok(runtime) = tokio::runtime::Handle::try_current() {
         trim_on(&runtime);
     }
